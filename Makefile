@@ -1,0 +1,52 @@
+# Pneumoscope: two commands do all set-up on a fresh machine with Python 3.11 and make.
+#   make run    create .venv, install, start the app
+#   make test   create .venv with the dev extra, run the default test suite
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_DEV := $(VENV)/.installed-dev
+export QT_QPA_PLATFORM ?= offscreen
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: run test test-slow test-all lint app bench clean default-model
+
+$(VENV)/bin/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed (set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP_RUN): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(STAMP_DEV): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@ $(STAMP_RUN)
+
+run: $(STAMP_RUN)
+	QT_QPA_PLATFORM= $(VENV)/bin/pneumoscope
+
+lint: $(STAMP_DEV)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
+test: $(STAMP_DEV) lint
+	$(PY) -m pytest -m "not slow" -q
+
+test-slow: $(STAMP_DEV)
+	$(PY) -m pytest -m slow -q
+
+test-all: test test-slow
+
+bench: $(STAMP_DEV)
+	$(PY) benchmarks/run_all.py
+
+app: $(STAMP_DEV)
+	$(VENV)/bin/pyinstaller --noconfirm --clean --distpath dist --workpath build build_spec/pneumoscope.spec
+
+default-model: $(STAMP_DEV)
+	$(PY) scripts/train_default.py --out models/default
+
+clean:
+	rm -rf build dist .pytest_cache .ruff_cache

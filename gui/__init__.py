@@ -1,0 +1,1 @@
+"""Pneumoscope desktop application (PySide6). Talks to :mod:`core` only through its public API."""
