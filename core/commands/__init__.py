@@ -1,0 +1,1 @@
+"""Subcommands of ``pneumoscope-cli``; each module has ``register(subparsers)``."""
