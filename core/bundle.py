@@ -1,0 +1,414 @@
+"""Model bundles: a folder with ``model.keras``, ``card.json`` and ``scores.npz``.
+
+Safety rules: models load with Keras ``safe_mode=True`` and ``compile=False``; a model whose
+config holds a Lambda layer (arbitrary code) is refused before Keras even sees it; the card
+stores the sha256 of ``model.keras`` and a mismatch is refused. Writes are atomic: a bundle is
+built in a temporary sibling folder and swapped into place, so a crash leaves either the old or
+the new bundle, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+import shutil
+import sys
+import uuid
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import PneumoscopeError
+from core.preprocess import to_model_input
+
+FORMAT_VERSION = 1
+MODEL_FILE = "model.keras"
+CARD_FILE = "card.json"
+SCORES_FILE = "scores.npz"
+SPLITS = ("val", "test")
+_BATCH = 32
+
+
+class BundleError(PneumoscopeError):
+    """A model bundle cannot be read, trusted or written (message says why)."""
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class ModelBundle:
+    path: Path
+    card: dict[str, Any]
+    safe_mode: bool = True
+    _model: Any = field(default=None, repr=False)
+    _scores: dict[str, np.ndarray] | None = field(default=None, repr=False)
+
+    @property
+    def threshold(self) -> float:
+        value = (self.card.get("threshold") or {}).get("value")
+        return 0.5 if value is None else float(value)
+
+    @property
+    def sha256(self) -> str:
+        return str(self.card.get("model_sha256") or file_sha256(self.path / MODEL_FILE))
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        shape = self.card["model"]["input_shape"]
+        return (int(shape[0]), int(shape[1]), int(shape[2]))
+
+    @property
+    def name(self) -> str:
+        return str(self.card.get("name") or self.path.name)
+
+    @property
+    def model(self):
+        if self._model is None:
+            import keras
+
+            import core.models  # noqa: F401  (registers PerImageStandardize for deserialisation)
+
+            try:
+                self._model = keras.saving.load_model(
+                    self.path / MODEL_FILE, compile=False, safe_mode=self.safe_mode
+                )
+            except Exception as exc:
+                raise BundleError(f"the model in {self.path} could not be loaded: {exc}") from exc
+        return self._model
+
+    def _load_scores(self) -> dict[str, np.ndarray]:
+        if self._scores is None:
+            file = self.path / SCORES_FILE
+            if not file.exists():
+                self._scores = {}
+            else:
+                try:
+                    with np.load(file, allow_pickle=False) as data:
+                        self._scores = {k: data[k] for k in data.files}
+                except (OSError, ValueError) as exc:
+                    raise BundleError(f"the saved scores in {file} cannot be read: {exc}") from exc
+        return self._scores
+
+    def has_scores(self, split: str) -> bool:
+        data = self._load_scores()
+        return f"{split}_y_true" in data and f"{split}_y_score" in data
+
+    def scores(self, split: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        if not self.has_scores(split):
+            raise BundleError(f"this model has no saved {split} scores")
+        data = self._load_scores()
+        files = [str(f) for f in data.get(f"{split}_files", np.array([], dtype=str))]
+        return data[f"{split}_y_true"].astype(int), data[f"{split}_y_score"].astype(np.float32), files
+
+    def preprocess(self, pixels_uint8: np.ndarray) -> np.ndarray:
+        size, _, channels = self.input_shape
+        return to_model_input(pixels_uint8, size, channels)
+
+    def calibrate(self, raw_scores: Any) -> np.ndarray:
+        raw = np.asarray(raw_scores, dtype=np.float64)
+        spec = self.card.get("calibration")
+        if not spec:
+            return raw.astype(np.float32)
+        try:
+            from core.calibration import apply_calibration
+        except ImportError as exc:
+            raise BundleError("this model has a calibration but the calibration module is missing") from exc
+        return np.asarray(apply_calibration(raw, spec), dtype=np.float32)
+
+    def raw_scores(self, x: np.ndarray) -> np.ndarray:
+        """Model outputs for a float32 batch already preprocessed (N, S, S, C)."""
+        if len(x) == 0:
+            return np.zeros(0, dtype=np.float32)
+        return predict_scores(self.model, x)
+
+    def score_pixels(self, pixels_uint8: np.ndarray) -> float:
+        return float(self.score_batch([pixels_uint8])[0])
+
+    def score_batch(self, pixels_list: Sequence[np.ndarray]) -> np.ndarray:
+        if len(pixels_list) == 0:
+            return np.zeros(0, dtype=np.float32)
+        x = np.stack([self.preprocess(p) for p in pixels_list])
+        return self.calibrate(self.raw_scores(x))
+
+    def score_paths(
+        self,
+        paths: Sequence[str | os.PathLike],
+        progress: Callable[[Any], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        errors: dict[str, str] | None = None,
+    ) -> np.ndarray:
+        """Scores for image files, in order; NaN where a file cannot be read.
+
+        Pass a dict as ``errors`` to receive ``{path: reason}`` for those files.
+        """
+        from core.data import Cancelled, Progress, load_arrays
+
+        size, _, channels = self.input_shape
+        paths = [str(p) for p in paths]
+        out = np.full(len(paths), np.nan, dtype=np.float32)
+        chunk = 4 * _BATCH
+        for start in range(0, len(paths), chunk):
+            if should_stop is not None and should_stop():
+                raise Cancelled("prediction cancelled")
+            part = paths[start:start + chunk]
+            x, _, ok_paths, skipped = load_arrays(part, size)
+            if errors is not None:
+                errors.update(dict(skipped))
+            if len(x):
+                index = {p: i for i, p in enumerate(part)}
+                xf = x.astype(np.float32)[..., None] / np.float32(255.0)
+                if channels == 3:
+                    xf = np.repeat(xf, 3, axis=-1)
+                scores = self.calibrate(self.raw_scores(xf))
+                for p, s in zip(ok_paths, scores, strict=True):
+                    out[start + index[p]] = s
+            if progress is not None:
+                done = min(start + chunk, len(paths))
+                progress(Progress("predicting", batch=done, batches=len(paths), fraction=done / len(paths),
+                                  message=f"scored {done}/{len(paths)} images"))
+        return out
+
+
+def predict_scores(model, x: np.ndarray, batch_size: int = _BATCH) -> np.ndarray:
+    """Sigmoid outputs as float32 (N,), in fixed-size batches (one traced function)."""
+    outs = []
+    for start in range(0, len(x), batch_size):
+        batch = np.asarray(x[start:start + batch_size], dtype=np.float32)
+        outs.append(np.asarray(model(batch, training=False)).reshape(-1))
+    return np.concatenate(outs).astype(np.float32) if outs else np.zeros(0, dtype=np.float32)
+
+
+def _find_lambda(node: Any) -> bool:
+    if isinstance(node, dict):
+        if node.get("class_name") in ("Lambda", "TFOpLambda"):
+            return True
+        return any(_find_lambda(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_find_lambda(v) for v in node)
+    return False
+
+
+def _check_model_file(model_file: Path) -> None:
+    try:
+        with zipfile.ZipFile(model_file) as zf:
+            config = json.loads(zf.read("config.json"))
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise BundleError(f"{model_file} is not a readable Keras model file") from exc
+    if _find_lambda(config):
+        raise BundleError(
+            "this model contains a Lambda layer (arbitrary Python code) and was refused for safety; "
+            "only models built from standard or Pneumoscope layers can be opened"
+        )
+
+
+def _recover(path: Path) -> None:
+    """Finish a swap interrupted between its two renames (fallback path of _swap_in)."""
+    if path.exists():
+        return
+    olds = sorted(path.parent.glob(f".{path.name}.old-*"))
+    news = sorted(path.parent.glob(f".{path.name}.new-*"))
+    for candidate in news + olds:
+        if (candidate / MODEL_FILE).exists() and (candidate / CARD_FILE).exists() and (candidate / ".complete").exists():
+            with contextlib.suppress(OSError):
+                os.rename(candidate, path)
+                return
+
+
+def load_bundle(path: str | os.PathLike, safe_mode: bool = True) -> ModelBundle:
+    """Open a bundle folder, checking files, the model hash and for Lambda layers."""
+    path = Path(path)
+    _recover(path)
+    if not path.is_dir():
+        raise BundleError(f"no model bundle at {path} (expected a folder with {MODEL_FILE} and {CARD_FILE})")
+    for name in (MODEL_FILE, CARD_FILE):
+        if not (path / name).is_file():
+            raise BundleError(f"the model bundle {path} is incomplete: {name} is missing")
+    try:
+        card = json.loads((path / CARD_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"the model card {path / CARD_FILE} cannot be read: {exc}") from exc
+    if not isinstance(card, dict) or "model" not in card:
+        raise BundleError(f"{path / CARD_FILE} is not a Pneumoscope model card")
+    expected = card.get("model_sha256")
+    actual = file_sha256(path / MODEL_FILE)
+    if not expected or expected != actual:
+        raise BundleError("the model file does not match its card: it was changed or corrupted")
+    _check_model_file(path / MODEL_FILE)
+    return ModelBundle(path=path, card=card, safe_mode=safe_mode)
+
+
+def _fsync_dir(path: Path) -> None:
+    if os.name != "posix":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for f in folder.iterdir():
+        if f.is_file():
+            with open(f, "rb+") as fh:
+                os.fsync(fh.fileno())
+    _fsync_dir(folder)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths with Linux renameat2(RENAME_EXCHANGE); False if unavailable."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    rc = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return rc == 0
+
+
+def _swap_in(tmp: Path, dest: Path) -> None:
+    if not dest.exists():
+        os.rename(tmp, dest)
+    elif _exchange(tmp, dest):
+        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old bundle
+    else:
+        # Two renames; a crash in between leaves .dest.old-* and .dest.new-*, which
+        # load_bundle's _recover puts back in place.
+        old = dest.parent / f".{dest.name}.old-{uuid.uuid4().hex[:8]}"
+        os.rename(dest, old)
+        os.rename(tmp, dest)
+        shutil.rmtree(old, ignore_errors=True)
+    _fsync_dir(dest.parent)
+
+
+def save_bundle(dest: str | os.PathLike, model, card: dict[str, Any], scores: dict[str, np.ndarray]) -> Path:
+    """Write model + card + scores atomically into ``dest`` (replacing any bundle there)."""
+    dest = Path(dest).resolve()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.parent / f".{dest.name}.new-{uuid.uuid4().hex[:8]}"
+    try:
+        tmp.mkdir()
+        model.save(tmp / MODEL_FILE)
+        _check_model_file(tmp / MODEL_FILE)
+        card = dict(card)
+        card.setdefault("format_version", FORMAT_VERSION)
+        card.setdefault("name", dest.name)
+        card.setdefault("created", _now())
+        card["model_sha256"] = file_sha256(tmp / MODEL_FILE)
+        (tmp / CARD_FILE).write_text(json.dumps(_jsonable(card), indent=2), encoding="utf-8")
+        np.savez(tmp / SCORES_FILE, **{k: np.asarray(v) for k, v in scores.items()})
+        (tmp / ".complete").write_text("ok")
+        _fsync_tree(tmp)
+        _swap_in(tmp, dest)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise BundleError(f"could not save the model to {dest}: {exc.strerror or exc}") from exc
+        raise
+    return dest
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def update_card(bundle_path: str | os.PathLike, changes: dict[str, Any]) -> dict[str, Any]:
+    """Merge top-level ``changes`` into card.json atomically; returns the new card."""
+    path = Path(bundle_path)
+    card_file = path / CARD_FILE
+    try:
+        card = json.loads(card_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"the model card {card_file} cannot be read: {exc}") from exc
+    protected = {"model_sha256"} & set(changes)
+    if protected:
+        raise BundleError("the model hash in a card cannot be changed")
+    card.update(changes)
+    tmp = path / f".{CARD_FILE}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(_jsonable(card), fh, indent=2)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, card_file)
+        _fsync_dir(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise BundleError(
+            f"cannot save changes to the model in {path}: the folder is read-only or not writable "
+            "(copy the model to your own folder first)"
+        ) from exc
+    return card
+
+
+def adopt_threshold(
+    bundle: ModelBundle | str | os.PathLike, value: float, reason: str, user: str, method: str = "manual"
+) -> ModelBundle:
+    """Record a new operating threshold in the card (who, when, why), keeping the history."""
+    value = float(value)
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise BundleError(f"a threshold must be between 0 and 1, not {value}")
+    mb = bundle if isinstance(bundle, ModelBundle) else load_bundle(bundle)
+    old = dict(mb.card.get("threshold") or {})
+    history = list(old.pop("history", []) or [])
+    if old:
+        history.append(old)
+    new = {"value": value, "method": method, "reason": reason, "chosen_on": old.get("chosen_on", "val")
+           if method != "manual" else "manual", "adopted_by": user, "adopted_at": _now(), "history": history}
+    card = update_card(mb.path, {"threshold": new})
+    return ModelBundle(path=mb.path, card=card, safe_mode=mb.safe_mode, _model=mb._model, _scores=mb._scores)
+
+
+def default_bundle_path() -> Path | None:
+    from core.paths import default_bundle_dir
+
+    path = default_bundle_dir()
+    return path if (path / MODEL_FILE).is_file() else None
+
+
+def library_versions() -> dict[str, str]:
+    import platform
+
+    versions = {"python": platform.python_version(), "numpy": np.__version__}
+    for mod in ("tensorflow", "keras", "PIL", "keras_tuner"):
+        with contextlib.suppress(ImportError):
+            versions[mod] = str(__import__(mod).__version__)
+    with contextlib.suppress(ImportError):
+        from core import __version__
+
+        versions["pneumoscope"] = __version__
+    return versions
