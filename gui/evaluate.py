@@ -1,0 +1,274 @@
+"""Evaluate screen: score a split (or use the bundle's stored scores), show the
+classification report, confusion matrix, ROC and calibration, and export a PDF report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.plots import FigureCanvas
+from gui.state import AppState
+from gui.widgets import ConfusionMatrixWidget, MessageBanner
+from gui.workers import Worker, WorkerRunner, user_message
+
+REPORT_ROWS = ("NORMAL", "PNEUMONIA", "macro avg", "weighted avg")
+
+
+def compute_evaluation(bundle: Any, split: str, data_root: str | None, threshold: float,
+                       progress=None, should_stop=None) -> dict[str, Any]:
+    """Scores (fresh from a data folder or stored in the bundle) and everything shown from them."""
+    from core.operating import OperatingCurve, classification_report, roc_auc
+
+    scores_obj = None
+    if data_root:
+        from core.evaluate import evaluate_bundle
+
+        scores_obj = evaluate_bundle(bundle, data_root, split)
+        y_true, y_score = np.asarray(scores_obj.y_true), np.asarray(scores_obj.y_score)
+        source = f"scored now from {data_root}"
+    else:
+        y_true, y_score, _files = bundle.scores(split)
+        source = "stored in the bundle"
+    report = classification_report(y_true, y_score, threshold)
+    point = OperatingCurve(y_true, y_score).at(threshold)
+    try:
+        auc = roc_auc(y_true, y_score)
+    except Exception:
+        auc = None
+    figures = {}
+    try:
+        from core import report as core_report
+
+        for key, name in (("roc", "roc_figure"), ("calibration", "calibration_figure")):
+            builder = getattr(core_report, name, None)
+            if builder is not None:
+                try:
+                    figures[key] = builder(y_true, y_score, threshold=threshold)
+                except TypeError:
+                    figures[key] = builder(y_true, y_score)
+    except ImportError:
+        pass
+    return {"y_true": y_true, "y_score": y_score, "report": report, "point": point, "auc": auc,
+            "figures": figures, "source": source, "scores_obj": scores_obj, "split": split, "threshold": threshold}
+
+
+def export_report(bundle: Any, result: dict[str, Any], pdf_path: str, data_root: str | None) -> str:
+    from core.report import build_report, write_report
+
+    try:
+        report = build_report(bundle, split=result["split"], scores=result.get("scores_obj"), data_root=data_root)
+    except TypeError:
+        report = build_report(bundle)
+    write_report(report, pdf_path)
+    from core.audit import AuditLog
+
+    AuditLog().report_exported(pdf_path, bundle=bundle, split=result["split"], threshold=result["threshold"])
+    return pdf_path
+
+
+class EvaluateWidget(QWidget):
+    evaluated = Signal(object)
+    exported = Signal(str)
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.runner = WorkerRunner(1, self)
+        self.result: dict[str, Any] | None = None
+        self._build()
+        state.bundleChanged.connect(self._on_bundle)
+        self._on_bundle(state.bundle)
+
+    def _build(self) -> None:
+        outer = QVBoxLayout(self)
+        self.banner = MessageBanner("error")
+        self.info = MessageBanner("info")
+        outer.addWidget(self.banner)
+        outer.addWidget(self.info)
+        row = QHBoxLayout()
+        self.bundle_label = QLabel("No model loaded")
+        self.bundle_label.setObjectName("evalBundleLabel")
+        row.addWidget(self.bundle_label, 1)
+        row.addWidget(QLabel("Split"))
+        self.split_combo = QComboBox()
+        self.split_combo.addItem("Validation", "val")
+        self.split_combo.addItem("Test (report only)", "test")
+        row.addWidget(self.split_combo)
+        outer.addLayout(row)
+        row2 = QHBoxLayout()
+        row2.addWidget(QLabel("Data folder (optional)"))
+        self.data_edit = QLineEdit()
+        self.data_edit.setPlaceholderText("empty: use the scores stored in the bundle")
+        row2.addWidget(self.data_edit, 1)
+        browse = QPushButton("Browse...")
+        browse.clicked.connect(self._browse)
+        row2.addWidget(browse)
+        self.eval_btn = QPushButton("Evaluate")
+        self.eval_btn.setObjectName("evaluateButton")
+        self.eval_btn.clicked.connect(self.run_evaluation)
+        row2.addWidget(self.eval_btn)
+        self.export_btn = QPushButton("Export PDF report...")
+        self.export_btn.setObjectName("exportButton")
+        self.export_btn.clicked.connect(self.export_dialog)
+        self.export_btn.setEnabled(False)
+        row2.addWidget(self.export_btn)
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(140)
+        self.progress.setRange(0, 0)
+        self.progress.hide()
+        row2.addWidget(self.progress)
+        outer.addLayout(row2)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        self.summary = QLabel("")
+        self.summary.setObjectName("evalSummary")
+        self.summary.setWordWrap(True)
+        lv.addWidget(self.summary)
+        self.report_table = QTableWidget(len(REPORT_ROWS), 4)
+        self.report_table.setObjectName("reportTable")
+        self.report_table.setHorizontalHeaderLabels(["precision", "recall", "f1-score", "support"])
+        self.report_table.setVerticalHeaderLabels(list(REPORT_ROWS))
+        self.report_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.report_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.report_table.setMaximumHeight(170)
+        lv.addWidget(self.report_table)
+        self.matrix = ConfusionMatrixWidget()
+        self.matrix.setObjectName("evalConfusionMatrix")
+        lv.addWidget(self.matrix, 1)
+        split.addWidget(left)
+        self.fig_area = QWidget()
+        self.fig_layout = QHBoxLayout(self.fig_area)
+        self.fig_layout.setContentsMargins(0, 0, 0, 0)
+        self.fig_placeholder = QLabel("Figures appear here after Evaluate.")
+        self.fig_placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.fig_layout.addWidget(self.fig_placeholder)
+        split.addWidget(self.fig_area)
+        split.setSizes([480, 840])
+        outer.addWidget(split, 1)
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Data folder to score")
+        if folder:
+            self.data_edit.setText(folder)
+
+    def _on_bundle(self, bundle: Any) -> None:
+        self.eval_btn.setEnabled(bundle is not None)
+        if bundle is None:
+            self.bundle_label.setText("No model loaded")
+            return
+        self.bundle_label.setText(f"Model: <b>{bundle.name}</b> · threshold {bundle.threshold:.3f} · {bundle.path}")
+
+    def run_evaluation(self) -> Worker | None:
+        bundle = self.state.bundle
+        if bundle is None or self.runner.busy():
+            return None
+        split = self.split_combo.currentData()
+        data_root = self.data_edit.text().strip() or None
+        if data_root is None and not bundle.has_scores(split):
+            self.banner.show_message(f"This bundle has no stored {split} scores: choose a data folder to score.")
+            return None
+        self.banner.hide()
+        self.progress.show()
+        self.eval_btn.setEnabled(False)
+        worker = Worker(compute_evaluation, bundle, split, data_root, float(self.state.threshold))
+        worker.signals.finished.connect(self._on_done)
+        worker.signals.failed.connect(self._on_failed)
+        self.runner.start(worker)
+        return worker
+
+    def _on_failed(self, exc: BaseException) -> None:
+        self.progress.hide()
+        self.eval_btn.setEnabled(True)
+        self.banner.show_message(f"Evaluation stopped: {user_message(exc)}")
+
+    def _on_done(self, result: dict[str, Any]) -> None:
+        self.progress.hide()
+        self.eval_btn.setEnabled(True)
+        self.export_btn.setEnabled(True)
+        self.result = result
+        rep = result["report"]
+        for i, name in enumerate(REPORT_ROWS):
+            entry = rep.get(name) or {}
+            for j, key in enumerate(("precision", "recall", "f1-score", "support")):
+                v = entry.get(key)
+                text = "" if v is None else (f"{int(v)}" if key == "support" else f"{float(v):.3f}")
+                self.report_table.setItem(i, j, QTableWidgetItem(text))
+        p = result["point"]
+        self.matrix.set_counts(p.tp, p.fp, p.tn, p.fn)
+        auc = result["auc"]
+        auc_text = f"AUC {auc[0]:.3f} (95% CI {auc[1]:.3f}-{auc[2]:.3f})" if auc else "AUC undefined"
+        acc = p.accuracy
+        split_name = "TEST (report only)" if result["split"] == "test" else "validation"
+        self.summary.setText(
+            f"<b>{split_name}</b>, {len(result['y_true'])} images, scores {result['source']}.<br>"
+            f"{auc_text}; accuracy {acc[0]:.3f} ({acc[1]:.3f}-{acc[2]:.3f}) at threshold {result['threshold']:.3f}."
+        )
+        while self.fig_layout.count():
+            w = self.fig_layout.takeAt(0).widget()
+            if w is not None and w is not self.fig_placeholder:
+                w.deleteLater()
+        self.fig_placeholder.hide()
+        self.canvases = []
+        for fig in result["figures"].values():
+            canvas = FigureCanvas(fig)
+            self.fig_layout.addWidget(canvas)
+            self.canvases.append(canvas)
+        if not self.canvases:
+            from core.operating import pr_curve, roc_curve
+            from gui.plots import CurvePlot
+
+            plot = CurvePlot()
+            plot.setObjectName("evalCurves")
+            fpr, tpr, _ = roc_curve(result["y_true"], result["y_score"])
+            prec, rec, _ = pr_curve(result["y_true"], result["y_score"])
+            plot.set_curves(fpr, tpr, prec, rec, roc_title=f"ROC, {auc_text}")
+            plot.set_point(1 - p.specificity[0], p.sensitivity[0], p.sensitivity[0], p.precision[0])
+            self.fig_layout.addWidget(plot)
+            self.canvases.append(plot)
+        self.evaluated.emit(result)
+
+    def export_dialog(self) -> None:
+        if self.result is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export PDF report", "pneumoscope-report.pdf", "PDF (*.pdf)")
+        if path:
+            self.export(path)
+
+    def export(self, pdf_path: str) -> Worker | None:
+        if self.result is None or self.state.bundle is None:
+            return None
+        self.progress.show()
+        worker = Worker(export_report, self.state.bundle, self.result, pdf_path, self.data_edit.text().strip() or None)
+        worker.signals.finished.connect(self._on_exported)
+        worker.signals.failed.connect(self._on_failed)
+        self.runner.start(worker)
+        return worker
+
+    def _on_exported(self, path: str) -> None:
+        self.progress.hide()
+        self.info.show_message(f"Report written: {Path(path)}")
+        self.exported.emit(path)
+
+    def shutdown(self) -> None:
+        self.runner.wait(60000)

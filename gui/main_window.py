@@ -1,0 +1,271 @@
+"""The main window: disclaimer banner, four screens, menus and a status bar."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.resources import read_text
+from gui.state import AppState
+from gui.workers import Worker, WorkerRunner, user_message
+
+DISCLAIMER = "RESEARCH USE ONLY - not for diagnostic use."
+
+
+class MainWindow(QMainWindow):
+    bundleLoaded = Signal(object)
+    startupFinished = Signal()
+
+    def __init__(self, load_default: bool = True) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("Pneumoscope - research use only")
+        self.resize(1360, 860)
+        self.state = AppState(self)
+        self.loader = WorkerRunner(1, self)
+        self.startup_done = False
+        self._build()
+        self.state.bundleChanged.connect(self._on_bundle)
+        self.state.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.setAcceptDrops(True)
+        if load_default:
+            QTimer.singleShot(0, self.start_background_load)
+        else:
+            self.model_status.setText("No model loaded")
+
+    # --- layout ----------------------------------------------------------------------
+    def _build(self) -> None:
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        self.disclaimer = QLabel(
+            f"<b>{DISCLAIMER}</b> Scores and heatmaps are model outputs, not findings. "
+            "A qualified clinician reads every image."
+        )
+        self.disclaimer.setObjectName("disclaimerBanner")
+        self.disclaimer.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.disclaimer.setWordWrap(True)
+        self.disclaimer.setToolTip(read_text("disclaimer.txt"))
+        layout.addWidget(self.disclaimer)
+
+        from gui.review import ReviewWidget
+
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("screens")
+        self.review = ReviewWidget(self.state)
+        self.tabs.addTab(self.review, "Review")
+        # The other screens pull in matplotlib (seconds on a busy machine), so they are built
+        # after the window is up: when first shown, when plotting has been imported on a
+        # worker, or when code asks for them, whichever comes first.
+        self._lazy: dict[str, QWidget | None] = {}
+        for name, title in (("threshold", "Threshold"), ("train", "Train"), ("evaluate", "Evaluate")):
+            holder = QLabel("Loading...")
+            holder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            holder.setProperty("lazyName", name)
+            self.tabs.addTab(holder, title)
+            self._lazy[name] = None
+        self.tabs.currentChanged.connect(self._on_tab_changed)
+        layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+
+        self.model_status = QLabel("Starting...")
+        self.model_status.setObjectName("modelStatus")
+        self.statusBar().addPermanentWidget(self.model_status)
+        self._menus()
+
+    def _screen(self, name: str) -> QWidget:
+        widget = self._lazy.get(name)
+        if widget is not None:
+            return widget
+        if name == "threshold":
+            from gui.threshold import ThresholdExplorer
+
+            widget = ThresholdExplorer(self.state)
+        elif name == "train":
+            from gui.train import TrainWidget
+
+            widget = TrainWidget(self.state)
+            widget.activateRequested.connect(self.open_bundle)
+        else:
+            from gui.evaluate import EvaluateWidget
+
+            widget = EvaluateWidget(self.state)
+        self._lazy[name] = widget
+        for i in range(self.tabs.count()):
+            if self.tabs.widget(i).property("lazyName") == name:
+                current = self.tabs.currentIndex()
+                title = self.tabs.tabText(i)
+                old = self.tabs.widget(i)
+                self.tabs.blockSignals(True)
+                self.tabs.removeTab(i)
+                self.tabs.insertTab(i, widget, title)
+                self.tabs.setCurrentIndex(current)
+                self.tabs.blockSignals(False)
+                old.deleteLater()
+                break
+        return widget
+
+    def build_all_screens(self, *_args: Any) -> None:
+        for name in self._lazy:
+            self._screen(name)
+
+    def _on_tab_changed(self, index: int) -> None:
+        name = self.tabs.widget(index).property("lazyName")
+        if name:
+            self._screen(name)
+
+    @property
+    def threshold(self):
+        return self._screen("threshold")
+
+    @property
+    def train(self):
+        return self._screen("train")
+
+    @property
+    def evaluate(self):
+        return self._screen("evaluate")
+
+    def _menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        for text, shortcut, slot in (
+            ("Open image...", QKeySequence.StandardKey.Open, self.review.open_file_dialog),
+            ("Open folder...", "Ctrl+Shift+O", self.review.open_folder_dialog),
+            ("Open model...", "Ctrl+M", self.open_bundle_dialog),
+            ("Score folder to CSV...", None, self.review.score_folder_dialog),
+        ):
+            action = QAction(text, self)
+            if shortcut is not None:
+                action.setShortcut(QKeySequence(shortcut))
+            action.triggered.connect(slot)
+            file_menu.addAction(action)
+        file_menu.addSeparator()
+        quit_action = QAction("Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction("About Pneumoscope", self)
+        about.triggered.connect(self.show_about)
+        help_menu.addAction(about)
+        disclaimer = QAction("Research use only...", self)
+        disclaimer.triggered.connect(
+            lambda: QMessageBox.information(self, "Research use only", read_text("disclaimer.html", DISCLAIMER))
+        )
+        help_menu.addAction(disclaimer)
+
+    # --- start-up and bundles --------------------------------------------------------
+    def start_background_load(self) -> Worker:
+        from gui.loading import import_plotting, startup_load
+
+        self.t_start_load = time.perf_counter()
+        plotting = Worker(import_plotting)
+        plotting.signals.done.connect(self.build_all_screens)
+        self.review.io.start(plotting)
+        self.model_status.setText("Loading TensorFlow...")
+        worker = Worker(startup_load)
+        worker.signals.progress.connect(self.model_status.setText)
+        worker.signals.finished.connect(self._on_startup_loaded)
+        worker.signals.failed.connect(self._on_startup_failed)
+        self.loader.start(worker)
+        return worker
+
+    def _on_startup_loaded(self, bundle: Any) -> None:
+        self.state.set_tf_ready(True)
+        if bundle is not None:
+            self.state.set_bundle(bundle)
+        else:
+            self.model_status.setText("No model loaded (File > Open model... or train one)")
+        self.startup_done = True
+        self.startupFinished.emit()
+
+    def _on_startup_failed(self, exc: BaseException) -> None:
+        self.model_status.setText("No model loaded")
+        self.statusBar().showMessage(f"The default model could not be loaded: {user_message(exc)}", 15000)
+        self.startup_done = True
+        self.startupFinished.emit()
+
+    def open_bundle_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a model bundle folder")
+        if folder:
+            self.open_bundle(folder)
+
+    def open_bundle(self, path: str | Path) -> Worker:
+        from gui.loading import load_and_warm
+
+        self.model_status.setText(f"Loading model {Path(path).name}...")
+        worker = Worker(load_and_warm, str(path))
+        worker.signals.progress.connect(self.model_status.setText)
+        worker.signals.finished.connect(self._on_bundle_loaded)
+        worker.signals.failed.connect(lambda exc, p=path: self._on_bundle_failed(p, exc))
+        self.loader.start(worker)
+        return worker
+
+    def _on_bundle_loaded(self, bundle: Any) -> None:
+        self.state.set_tf_ready(True)
+        self.state.set_bundle(bundle)
+        self.bundleLoaded.emit(bundle)
+
+    def _on_bundle_failed(self, path: Any, exc: BaseException) -> None:
+        self._on_bundle(self.state.bundle)
+        QMessageBox.warning(self, "Open model", f"The model in {path} could not be opened:\n{user_message(exc)}")
+
+    def _on_bundle(self, bundle: Any) -> None:
+        if bundle is None:
+            self.model_status.setText("No model loaded")
+            return
+        name = getattr(bundle, "name", None) or Path(bundle.path).name
+        self.model_status.setText(f"Model: {name} · threshold {float(bundle.threshold):.3f} · sha {bundle.sha256[:10]}")
+
+    def show_about(self) -> None:
+        from gui.about import AboutDialog
+
+        AboutDialog(self.state.bundle, self).exec()
+
+    # --- drag and drop anywhere ------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            self.tabs.setCurrentWidget(self.review)
+            self.review.open_paths(paths)
+            event.acceptProposedAction()
+
+    # --- closing -------------------------------------------------------------------
+    def closeEvent(self, event) -> None:
+        if self._lazy["train"] is not None and self.train.is_running():
+            answer = QMessageBox.question(
+                self, "Training is running",
+                "A model is being trained. Stop training and quit? Nothing from this run will be saved.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+        self.shutdown()
+        event.accept()
+
+    def shutdown(self) -> None:
+        for name in ("train", "evaluate"):
+            if self._lazy[name] is not None:
+                self._lazy[name].shutdown()
+        self.review.shutdown()
+        self.loader.cancel_all()
+        self.loader.wait(60000)

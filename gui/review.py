@@ -1,0 +1,631 @@
+"""Case review: open or drop images, look at them, and see the model's score and heatmap.
+
+Loading runs on an I/O worker and inference (score, Grad-CAM, out-of-distribution check)
+on a single-thread model worker, so the window never freezes; a generation counter
+drops results for a case the user has already moved past.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.state import AppState
+from gui.viewer import ImageView, heat_rgba
+from gui.widgets import MessageBanner
+from gui.workers import Worker, WorkerRunner, user_message
+
+TAG_ROWS = (
+    ("Modality", "modality"),
+    ("Body part", "body_part"),
+    ("View", "view_position"),
+    ("Photometric", "photometric"),
+    ("Bits stored", "bits_stored"),
+    ("Size (rows x cols)", None),
+    ("Window (C/W)", "window"),
+    ("Transfer syntax", "transfer_syntax"),
+    ("Study date", "study_date"),
+    ("Manufacturer", "manufacturer"),
+    ("Frames", "frames"),
+    ("Patient ID", "patient_id"),
+    ("Patient name", "patient_name"),
+    ("Format", None),
+)
+
+
+def list_cases(folder: Path) -> list[str]:
+    from core.imaging import is_candidate_file
+
+    files = []
+    for entry in sorted(Path(folder).iterdir(), key=lambda p: p.name.lower()):
+        if entry.is_file() and not entry.name.startswith(".") and is_candidate_file(entry):
+            files.append(str(entry))
+    return files
+
+
+def infer_case(bundle: Any, pixels: np.ndarray, want_heatmap: bool, progress=None) -> dict[str, Any]:
+    """Score and Grad-CAM from one model pass; the score is reported through ``progress`` first."""
+    t0 = time.perf_counter()
+    heat = None
+    if want_heatmap:
+        try:
+            from core.explain import gradcam_and_score
+
+            heat, score = gradcam_and_score(bundle, pixels)
+        except Exception:  # a model Grad-CAM cannot explain still gets a score
+            heat = None
+            score = float(bundle.score_pixels(pixels))
+    else:
+        score = float(bundle.score_pixels(pixels))
+    t_score = time.perf_counter() - t0
+    ood = None
+    try:
+        from core.ood import bundle_ood_score
+
+        ood = bundle_ood_score(bundle, pixels)
+    except Exception:  # a missing or failing OOD check must not hide the score
+        ood = None
+    if progress is not None:
+        progress({"score": float(score), "ood": ood, "t_score": t_score})
+    rgba = heat_rgba(heat) if heat is not None else None
+    return {"score": float(score), "ood": ood, "rgba": rgba, "t_score": t_score, "t_total": time.perf_counter() - t0}
+
+
+def describe_ood(ood: Any) -> str | None:
+    """Turn whatever core.ood returns into a warning sentence, or None when the image looks typical."""
+    if ood is None:
+        return None
+    flagged = getattr(ood, "flagged", None)
+    if flagged is None and isinstance(ood, dict):
+        flagged = ood.get("flagged", ood.get("is_ood"))
+    if not flagged:
+        return None
+    message = getattr(ood, "message", None) or (ood.get("message") if isinstance(ood, dict) else None)
+    return message or (
+        "This image is unlike the images the model was trained on (out-of-distribution check): "
+        "its score may be meaningless."
+    )
+
+
+def write_scores_csv(bundle: Any, paths: list[str], out_csv: str, threshold: float,
+                     progress=None, should_stop=None) -> dict[str, Any]:
+    """Score files with the bundle and write ``file,score,label,threshold`` atomically."""
+    scores = bundle.score_paths(paths, progress=progress, should_stop=should_stop)
+    out = Path(out_csv)
+    fd, tmp = tempfile.mkstemp(prefix=".scores-", suffix=".csv", dir=out.parent)
+    unreadable = 0
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["file", "score", "label", "threshold"])
+            for path, score in zip(paths, scores, strict=True):
+                if score is None or not math.isfinite(float(score)):
+                    unreadable += 1
+                    writer.writerow([path, "", "UNREADABLE", f"{threshold:.6f}"])
+                else:
+                    label = "PNEUMONIA" if float(score) >= threshold else "NORMAL"
+                    writer.writerow([path, f"{float(score):.6f}", label, f"{threshold:.6f}"])
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return {"n": len(paths), "unreadable": unreadable, "path": str(out)}
+
+
+def progress_fraction(p: Any) -> float | None:
+    if hasattr(p, "fraction"):
+        return float(p.fraction)
+    if isinstance(p, tuple) and len(p) == 2 and p[1]:
+        return p[0] / p[1]
+    if isinstance(p, (int, float)):
+        return float(p)
+    return None
+
+
+class ReviewWidget(QWidget):
+    caseShown = Signal(object)  # XRay, once it is on screen
+    scored = Signal(float)
+    heatmapShown = Signal()
+    loadFailed = Signal(str)
+    csvWritten = Signal(object)
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.io = WorkerRunner(2, self)
+        self.inference = WorkerRunner(1, self)
+        self.batch = WorkerRunner(1, self)
+        self.paths: list[str] = []
+        self.index = -1
+        self._gen = 0
+        self.score: float | None = None
+        self.timings: dict[str, float] = {}
+        self._ood_text: str | None = None
+        self._csv_worker: Worker | None = None
+        self._build()
+        state.bundleChanged.connect(self._on_bundle)
+        state.thresholdChanged.connect(lambda _t: self._render_score())
+        self.setAcceptDrops(True)
+
+    # --- layout ----------------------------------------------------------------------
+    def _build(self) -> None:
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(6, 6, 6, 6)
+        bar = QHBoxLayout()
+        self.open_btn = QPushButton("Open image...")
+        self.open_btn.clicked.connect(self.open_file_dialog)
+        self.folder_btn = QPushButton("Open folder...")
+        self.folder_btn.clicked.connect(self.open_folder_dialog)
+        bar.addWidget(self.open_btn)
+        bar.addWidget(self.folder_btn)
+        bar.addSpacing(12)
+        self.prev_btn = QToolButton()
+        self.prev_btn.setText("◀ Prev")
+        self.prev_btn.setToolTip("Previous case (PgUp / Left)")
+        self.prev_btn.clicked.connect(self.previous_case)
+        self.next_btn = QToolButton()
+        self.next_btn.setText("Next ▶")
+        self.next_btn.setToolTip("Next case (PgDown / Right)")
+        self.next_btn.clicked.connect(self.next_case)
+        bar.addWidget(self.prev_btn)
+        bar.addWidget(self.next_btn)
+        bar.addSpacing(12)
+        for text, tip, slot in (
+            ("Fit", "Fit the image to the window (F)", lambda: self.view.fit()),
+            ("Zoom +", "Zoom in (mouse wheel)", lambda: self.view.zoom(1.25)),
+            ("Zoom −", "Zoom out (mouse wheel)", lambda: self.view.zoom(0.8)),
+            ("Reset", "Reset zoom, window/level and inversion (R)", lambda: self.view.reset_view()),
+        ):
+            b = QToolButton()
+            b.setText(text)
+            b.setToolTip(tip)
+            b.clicked.connect(slot)
+            bar.addWidget(b)
+        self.invert_btn = QToolButton()
+        self.invert_btn.setText("Invert")
+        self.invert_btn.setCheckable(True)
+        self.invert_btn.setToolTip("Invert grey levels (I)")
+        self.invert_btn.toggled.connect(lambda on: self.view.set_inverted(on))
+        bar.addWidget(self.invert_btn)
+        bar.addStretch(1)
+        self.csv_btn = QPushButton("Score folder to CSV...")
+        self.csv_btn.clicked.connect(self.score_folder_dialog)
+        bar.addWidget(self.csv_btn)
+        self.csv_progress = QProgressBar()
+        self.csv_progress.setMaximumWidth(160)
+        self.csv_progress.hide()
+        bar.addWidget(self.csv_progress)
+        self.csv_cancel = QToolButton()
+        self.csv_cancel.setText("Cancel")
+        self.csv_cancel.hide()
+        self.csv_cancel.clicked.connect(lambda: self._csv_worker and self._csv_worker.cancel())
+        bar.addWidget(self.csv_cancel)
+        outer.addLayout(bar)
+
+        self.error_banner = MessageBanner("error")
+        self.warning_banner = MessageBanner("warning")
+        self.info_banner = MessageBanner("info")
+        outer.addWidget(self.error_banner)
+        outer.addWidget(self.warning_banner)
+        outer.addWidget(self.info_banner)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        lv.addWidget(QLabel("<b>Cases</b>"))
+        self.case_list = QListWidget()
+        self.case_list.setObjectName("caseList")
+        self.case_list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.case_list.currentRowChanged.connect(self._on_row)
+        lv.addWidget(self.case_list)
+        self.case_count = QLabel("")
+        lv.addWidget(self.case_count)
+        split.addWidget(left)
+
+        self.view = ImageView()
+        self.view.filesDropped.connect(self.open_paths)
+        self.view.windowChanged.connect(self._on_window)
+        split.addWidget(self.view)
+
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(0, 0, 0, 0)
+        self.score_label = QLabel("No image")
+        self.score_label.setObjectName("scoreLabel")
+        self.score_label.setWordWrap(True)
+        self.score_label.setMinimumHeight(56)
+        self.score_label.setProperty("call", "none")
+        rv.addWidget(self.score_label)
+        self.model_label = QLabel("")
+        self.model_label.setObjectName("modelLabel")
+        self.model_label.setWordWrap(True)
+        rv.addWidget(self.model_label)
+
+        heat_box = QGroupBox("Grad-CAM heatmap")
+        hv = QVBoxLayout(heat_box)
+        self.heat_check = QCheckBox("Show heatmap (H)")
+        self.heat_check.setChecked(True)
+        self.heat_check.toggled.connect(self.view.set_overlay_visible)
+        hv.addWidget(self.heat_check)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Opacity"))
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setObjectName("opacitySlider")
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(45)
+        self.opacity.valueChanged.connect(lambda v: self.view.set_overlay_opacity(v / 100.0))
+        row.addWidget(self.opacity)
+        hv.addLayout(row)
+        self.heat_note = QLabel("Red = regions that pushed the score up. It shows where the model looked, "
+                                "not where disease is.")
+        self.heat_note.setWordWrap(True)
+        self.heat_note.setObjectName("hint")
+        hv.addWidget(self.heat_note)
+        rv.addWidget(heat_box)
+
+        self.wl_label = QLabel("")
+        self.wl_label.setObjectName("hint")
+        self.wl_label.setWordWrap(True)
+        rv.addWidget(self.wl_label)
+
+        rv.addWidget(QLabel("<b>Image information</b>"))
+        self.tags = QTableWidget(len(TAG_ROWS), 1)
+        self.tags.setObjectName("tagTable")
+        self.tags.setVerticalHeaderLabels([r[0] for r in TAG_ROWS])
+        self.tags.horizontalHeader().hide()
+        self.tags.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.tags.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        for i in range(len(TAG_ROWS)):
+            self.tags.setItem(i, 0, QTableWidgetItem(""))
+        rv.addWidget(self.tags, 1)
+        right.setMinimumWidth(300)
+        split.addWidget(right)
+        split.setStretchFactor(0, 0)
+        split.setStretchFactor(1, 1)
+        split.setStretchFactor(2, 0)
+        split.setSizes([200, 700, 320])
+        outer.addWidget(split, 1)
+
+        for keys, slot in (
+            (("PgDown", "Right"), self.next_case),
+            (("PgUp", "Left"), self.previous_case),
+            (("F",), lambda: self.view.fit()),
+            (("R",), lambda: self.view.reset_view()),
+            (("I",), lambda: self.invert_btn.toggle()),
+            (("H",), lambda: self.heat_check.toggle()),
+        ):
+            for key in keys:
+                sc = QShortcut(QKeySequence(key), self)
+                sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                sc.activated.connect(slot)
+        self._on_bundle(self.state.bundle)
+
+    # --- opening ---------------------------------------------------------------------
+    def open_file_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open chest X-ray", "", "Images (*.dcm *.dicom *.png *.jpg *.jpeg *.bmp *.tif *.tiff);;All files (*)"
+        )
+        if path:
+            self.open_paths([path])
+
+    def open_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of cases")
+        if folder:
+            self.open_paths([folder])
+
+    def open_paths(self, paths: list[str]) -> None:
+        """A folder becomes the case list; one file opens with its folder as the list; several files form the list."""
+        paths = [str(p) for p in paths]
+        try:
+            if len(paths) == 1 and Path(paths[0]).is_dir():
+                cases = list_cases(Path(paths[0]))
+                if not cases:
+                    self.error_banner.show_message(f"No images found in {paths[0]}.")
+                    return
+                self.set_cases(cases, 0)
+            elif len(paths) == 1:
+                self.set_cases([paths[0]], 0)
+            else:
+                files = [p for p in paths if Path(p).is_file()]
+                for p in paths:
+                    if Path(p).is_dir():
+                        files.extend(list_cases(Path(p)))
+                self.set_cases(files, 0)
+        except OSError as exc:
+            self.error_banner.show_message(f"Could not open: {user_message(exc)}")
+
+    def set_cases(self, paths: list[str], index: int = 0) -> None:
+        self.paths = list(paths)
+        self.case_list.blockSignals(True)
+        self.case_list.clear()
+        for p in self.paths:
+            item = QListWidgetItem(Path(p).name)
+            item.setToolTip(p)
+            self.case_list.addItem(item)
+        self.case_list.blockSignals(False)
+        self.case_count.setText(f"{len(self.paths)} case(s)")
+        if self.paths:
+            self.case_list.setCurrentRow(index)
+
+    def _on_row(self, row: int) -> None:
+        if 0 <= row < len(self.paths):
+            self.load_index(row)
+
+    def next_case(self) -> None:
+        if self.paths and self.index < len(self.paths) - 1:
+            self.case_list.setCurrentRow(self.index + 1)
+
+    def previous_case(self) -> None:
+        if self.paths and self.index > 0:
+            self.case_list.setCurrentRow(self.index - 1)
+
+    def load_index(self, index: int) -> None:
+        from core.imaging import load_image
+
+        self.index = index
+        self._gen += 1
+        gen = self._gen
+        path = self.paths[index]
+        self.timings = {"t_request": time.perf_counter()}
+        worker = Worker(load_image, path)
+        worker.signals.finished.connect(lambda xray, g=gen: self._on_loaded(g, xray))
+        worker.signals.failed.connect(lambda exc, g=gen, p=path: self._on_load_failed(g, p, exc))
+        self.io.start(worker)
+
+    def _on_load_failed(self, gen: int, path: str, exc: BaseException) -> None:
+        if gen != self._gen:
+            return
+        self.view.clear()
+        self.view.set_placeholder("This file could not be shown.")
+        self.score = None
+        self.state.set_case(None)
+        self._fill_tags(None)
+        self.warning_banner.hide()
+        self.score_label.setText("No score (file not readable)")
+        self._set_call("none")
+        self.error_banner.show_message(f"Could not open {Path(path).name}: {user_message(exc)}")
+        self.loadFailed.emit(str(exc))
+
+    def _on_loaded(self, gen: int, xray: Any) -> None:
+        if gen != self._gen:
+            return
+        self.error_banner.hide()
+        self.view.set_pixels(xray.pixels)
+        self.invert_btn.blockSignals(True)
+        self.invert_btn.setChecked(False)
+        self.invert_btn.blockSignals(False)
+        self._fill_tags(xray)
+        self.score = None
+        self._ood_text = None
+        self._chest_text = None
+        try:
+            from core.imaging import chest_warning
+
+            self._chest_text = chest_warning(xray)
+        except Exception:
+            self._chest_text = None
+        self._render_warnings()
+        self.timings["t_shown"] = time.perf_counter()
+        self.state.set_case(xray)
+        self._audit("case_opened", xray)
+        self.caseShown.emit(xray)
+        self._start_inference(xray)
+
+    def _audit(self, what: str, xray: Any, **extra: Any) -> None:
+        try:
+            from core.audit import AuditLog
+
+            log = AuditLog()
+            if what == "case_opened":
+                log.case_opened(xray)
+            else:
+                log.prediction(xray, extra["score"], extra["threshold"], bundle=self.state.bundle)
+        except Exception:  # auditing must never block review
+            pass
+
+    # --- inference -----------------------------------------------------------------
+    def _start_inference(self, xray: Any) -> None:
+        bundle = self.state.bundle
+        if bundle is None:
+            self.score_label.setText("No model loaded: image shown without a score.")
+            self._set_call("none")
+            return
+        self.score_label.setText("Scoring...")
+        self._set_call("none")
+        gen = self._gen
+        worker = Worker(infer_case, bundle, xray.pixels, True)
+        worker.signals.progress.connect(lambda info, g=gen: self._on_score(g, info))
+        worker.signals.finished.connect(lambda res, g=gen: self._on_inferred(g, res))
+        worker.signals.failed.connect(lambda exc, g=gen: self._on_infer_failed(g, exc))
+        self.inference.start(worker)
+
+    def _on_score(self, gen: int, info: dict[str, Any]) -> None:
+        if gen != self._gen:
+            return
+        self.score = info["score"]
+        self._ood_text = describe_ood(info.get("ood"))
+        self.timings["t_scored"] = time.perf_counter()
+        self._render_score()
+        self._render_warnings()
+        if self.state.case is not None and self.state.threshold is not None:
+            self._audit("prediction", self.state.case, score=self.score, threshold=self.state.threshold)
+        self.scored.emit(self.score)
+
+    def _on_inferred(self, gen: int, result: dict[str, Any]) -> None:
+        if gen != self._gen:
+            return
+        if self.score is None:
+            self._on_score(gen, result)
+        self.view.set_overlay(result.get("rgba"))
+        self.view.set_overlay_visible(self.heat_check.isChecked())
+        self.timings["t_heatmap"] = time.perf_counter()
+        self.timings["model_s"] = result.get("t_total", float("nan"))
+        self.heatmapShown.emit()
+
+    def _on_infer_failed(self, gen: int, exc: BaseException) -> None:
+        if gen != self._gen:
+            return
+        if self.score is None:
+            self.score_label.setText("No score")
+            self._set_call("none")
+        self.error_banner.show_message(f"The model could not process this image: {user_message(exc)}")
+
+    def _render_score(self) -> None:
+        t = self.state.threshold
+        if self.score is None or t is None:
+            return
+        call = "PNEUMONIA" if self.score >= t else "NORMAL"
+        self.score_label.setText(f"Score {self.score:.2f} - {call} (threshold {t:.2f})")
+        self.score_label.setToolTip(
+            f"Model score {self.score:.4f} (probability-like, 0 = normal, 1 = pneumonia). "
+            f"At or above the threshold {t:.4f} the model calls PNEUMONIA."
+        )
+        self._set_call(call.lower())
+
+    def _set_call(self, call: str) -> None:
+        self.score_label.setProperty("call", call)
+        self.score_label.style().unpolish(self.score_label)
+        self.score_label.style().polish(self.score_label)
+
+    def _render_warnings(self) -> None:
+        texts = [t for t in (getattr(self, "_chest_text", None), self._ood_text) if t]
+        if texts:
+            self.warning_banner.show_message("Check this image: " + " ".join(texts))
+        else:
+            self.warning_banner.hide()
+
+    def _on_bundle(self, bundle: Any) -> None:
+        if bundle is None:
+            self.model_label.setText("No model loaded. Images can be viewed; open a model via File > Open model...")
+        else:
+            card = getattr(bundle, "card", {}) or {}
+            name = card.get("name") or Path(bundle.path).name
+            self.model_label.setText(f"Model: {name} · threshold {float(bundle.threshold):.3f} "
+                                     f"({(card.get('threshold') or {}).get('method', 'unknown method')})")
+        if self.state.case is not None:
+            self.view.clear_overlay()
+            self.score = None
+            self._start_inference(self.state.case)
+
+    def _on_window(self, center: float, width: float) -> None:
+        self.wl_label.setText(
+            f"Display window: level {center:.0f}, width {width:.0f} (display only; "
+            "right-drag or Shift+drag to change)"
+        )
+
+    def _fill_tags(self, xray: Any) -> None:
+        meta = dict(getattr(xray, "meta", {}) or {}) if xray is not None else {}
+        for i, (_label, key) in enumerate(TAG_ROWS):
+            if xray is None:
+                value = ""
+            elif key is None and _label.startswith("Size"):
+                h, w = xray.pixels.shape[:2]
+                value = f"{meta.get('rows', h)} x {meta.get('cols', w)}"
+            elif key is None:
+                value = str(getattr(xray, "kind", "")).upper()
+            else:
+                v = meta.get(key)
+                if isinstance(v, (tuple, list)) and v:
+                    value = " / ".join(f"{x:g}" if isinstance(x, float) else str(x) for x in v)
+                else:
+                    value = "" if v in (None, "") else str(v)
+            self.tags.item(i, 0).setText(value or "—")
+            self.tags.item(i, 0).setToolTip(value)
+
+    # --- batch scoring ---------------------------------------------------------------
+    def score_folder_dialog(self) -> None:
+        if self.state.bundle is None:
+            self.info_banner.show_message("Load a model first (File > Open model...).")
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Folder of images to score")
+        if not folder:
+            return
+        out, _ = QFileDialog.getSaveFileName(self, "Save scores as", str(Path(folder) / "scores.csv"), "CSV (*.csv)")
+        if out:
+            self.score_folder(folder, out)
+
+    def score_folder(self, folder: str, out_csv: str) -> Worker | None:
+        bundle = self.state.bundle
+        if bundle is None or self.batch.busy():
+            return None
+        paths = list_cases(Path(folder))
+        if not paths:
+            self.error_banner.show_message(f"No images found in {folder}.")
+            return None
+        worker = Worker(write_scores_csv, bundle, paths, out_csv, float(self.state.threshold))
+        self._csv_worker = worker
+        self.csv_progress.setRange(0, 1000)
+        self.csv_progress.setValue(0)
+        self.csv_progress.show()
+        self.csv_cancel.show()
+        self.csv_btn.setEnabled(False)
+        worker.signals.progress.connect(self._on_csv_progress)
+        worker.signals.finished.connect(self._on_csv_done)
+        worker.signals.failed.connect(self._on_csv_failed)
+        self.batch.start(worker)
+        return worker
+
+    def _on_csv_progress(self, p: Any) -> None:
+        frac = progress_fraction(p)
+        if frac is not None:
+            self.csv_progress.setValue(int(frac * 1000))
+
+    def _csv_finish(self) -> None:
+        self.csv_progress.hide()
+        self.csv_cancel.hide()
+        self.csv_btn.setEnabled(True)
+        self._csv_worker = None
+
+    def _on_csv_done(self, result: dict[str, Any]) -> None:
+        self._csv_finish()
+        extra = f", {result['unreadable']} unreadable" if result["unreadable"] else ""
+        self.info_banner.show_message(f"Scored {result['n']} images{extra}: {result['path']}")
+        self.csvWritten.emit(result)
+
+    def _on_csv_failed(self, exc: BaseException) -> None:
+        self._csv_finish()
+        self.error_banner.show_message(f"Scoring the folder stopped: {user_message(exc)}")
+
+    # --- drag and drop on the whole screen -----------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        self.view.dropEvent(event)
+
+    def shutdown(self) -> None:
+        for runner in (self.io, self.inference, self.batch):
+            runner.cancel_all()
+        for runner in (self.io, self.inference, self.batch):
+            runner.wait(30000)

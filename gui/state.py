@@ -1,0 +1,68 @@
+"""Plain application state that widgets observe (napari's model/view split).
+
+Widgets never talk to each other: they change :class:`AppState` and render what its
+signals tell them. The state holds the active model bundle, the operating threshold
+that review uses (the bundle's adopted threshold) and the case on screen.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+
+class AppState(QObject):
+    bundleChanged = Signal(object)  # ModelBundle | None
+    thresholdChanged = Signal(float)  # operating threshold used by review
+    caseChanged = Signal(object)  # XRay | None
+    statusMessage = Signal(str)
+    tfReadyChanged = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._bundle: Any = None
+        self._threshold: float | None = None
+        self._case: Any = None
+        self._tf_ready = False
+
+    @property
+    def bundle(self) -> Any:
+        return self._bundle
+
+    @property
+    def threshold(self) -> float | None:
+        return self._threshold
+
+    @property
+    def case(self) -> Any:
+        return self._case
+
+    @property
+    def tf_ready(self) -> bool:
+        return self._tf_ready
+
+    def set_bundle(self, bundle: Any) -> None:
+        self._bundle = bundle
+        self.bundleChanged.emit(bundle)
+        self.set_threshold(None if bundle is None else float(bundle.threshold))
+
+    def set_threshold(self, value: float | None) -> None:
+        if value is None:
+            self._threshold = None
+            return
+        value = float(value)
+        if value != self._threshold:
+            self._threshold = value
+            self.thresholdChanged.emit(value)
+
+    def set_case(self, xray: Any) -> None:
+        self._case = xray
+        self.caseChanged.emit(xray)
+
+    def set_tf_ready(self, ready: bool) -> None:
+        self._tf_ready = ready
+        self.tfReadyChanged.emit(ready)
+
+    def status(self, text: str) -> None:
+        self.statusMessage.emit(text)

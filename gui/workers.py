@@ -1,0 +1,124 @@
+"""Background work for the GUI.
+
+Core functions take plain ``progress`` and ``should_stop`` callables and never see Qt
+(Orange3 style); a :class:`Worker` wraps such a function in a ``QRunnable`` and turns
+those callbacks into Qt signals. Signals are delivered to receivers living on the GUI
+thread through queued connections, so widgets are only ever touched there.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+
+class WorkerSignals(QObject):
+    progress = Signal(object)
+    finished = Signal(object)
+    failed = Signal(object)  # the exception; ``worker.traceback`` holds the text for logs
+    done = Signal()  # after finished or failed, whichever came
+
+
+def _accepts(fn: Callable[..., Any], name: str) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+class Worker(QRunnable):
+    """Run ``fn(*args, **kwargs)`` on a thread pool.
+
+    If ``fn`` takes ``progress`` or ``should_stop`` keyword arguments they are supplied:
+    ``progress`` emits :attr:`signals.progress`, ``should_stop`` returns True once
+    :meth:`cancel` was called. The return value arrives by ``signals.finished``, an
+    exception by ``signals.failed``.
+    """
+
+    def __init__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+        # The pool must not delete the runnable while Python still holds the signals.
+        self.setAutoDelete(False)
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
+        self.signals = WorkerSignals()
+        self._stop = threading.Event()
+        self._finished = threading.Event()
+        self.traceback = ""
+        if _accepts(fn, "progress") and "progress" not in kwargs:
+            self.kwargs["progress"] = self.signals.progress.emit
+        if _accepts(fn, "should_stop") and "should_stop" not in kwargs:
+            self.kwargs["should_stop"] = self._stop.is_set
+
+    def cancel(self) -> None:
+        self._stop.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._stop.is_set()
+
+    def is_done(self) -> bool:
+        return self._finished.is_set()
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        return self._finished.wait(timeout_s)
+
+    def run(self) -> None:
+        try:
+            result = self.fn(*self.args, **self.kwargs)
+        except BaseException as exc:
+            self.traceback = traceback.format_exc()
+            self._finished.set()
+            self.signals.failed.emit(exc)
+        else:
+            self._finished.set()
+            self.signals.finished.emit(result)
+        self.signals.done.emit()
+
+
+class WorkerRunner(QObject):
+    """Owns a thread pool and keeps running workers alive until they are done."""
+
+    def __init__(self, max_threads: int | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.pool = QThreadPool(self)
+        if max_threads:
+            self.pool.setMaxThreadCount(max_threads)
+        self._running: set[Worker] = set()
+
+    def start(self, worker: Worker) -> Worker:
+        self._running.add(worker)
+        worker.signals.done.connect(lambda w=worker: self._running.discard(w))
+        self.pool.start(worker)
+        return worker
+
+    def busy(self) -> bool:
+        return any(not w.is_done() for w in self._running)
+
+    def cancel_all(self) -> None:
+        for worker in list(self._running):
+            worker.cancel()
+
+    def wait(self, timeout_ms: int = -1) -> bool:
+        return self.pool.waitForDone(timeout_ms)
+
+
+def user_message(exc: BaseException) -> str:
+    """Plain-language text for an exception: core's own messages as they are, others summarised."""
+    from core.errors import PneumoscopeError
+
+    if isinstance(exc, PneumoscopeError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "The computer ran out of memory for this task."
+    if isinstance(exc, OSError):
+        return f"The file could not be read or written: {exc.strerror or exc}"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"Something went wrong ({type(exc).__name__}): {text[:300]}"
