@@ -1,0 +1,82 @@
+"""tf.distribute strategies for training: one host (MirroredStrategy) or several
+(MultiWorkerMirroredStrategy, configured by the standard ``TF_CONFIG`` variable).
+
+No home-made cluster code: TF_CONFIG looks like
+``{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}``
+and the same command runs on every host. Worker 0 (or the "chief" task) is the chief: it alone
+writes the bundle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from typing import Any
+
+from core.errors import PneumoscopeError
+
+STRATEGIES = ("mirrored", "multiworker")
+
+
+class DistributeError(PneumoscopeError):
+    """The requested distribution strategy cannot be set up (message says why)."""
+
+
+def tf_config() -> dict[str, Any]:
+    raw = os.environ.get("TF_CONFIG", "")
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise DistributeError(f"TF_CONFIG is not valid JSON: {exc}") from exc
+    return value if isinstance(value, dict) else {}
+
+
+def is_chief() -> bool:
+    """True unless TF_CONFIG names this process as a non-chief task."""
+    task = tf_config().get("task") or {}
+    kind, index = task.get("type"), int(task.get("index", 0) or 0)
+    if kind is None or kind == "chief":
+        return True
+    cluster = tf_config().get("cluster") or {}
+    return kind == "worker" and index == 0 and "chief" not in cluster
+
+
+def get_strategy(name: str | None):
+    """None (default single-device training) or a tf.distribute strategy.
+
+    Create it before any other TensorFlow work in the process: collective ops for several
+    workers must be configured at start-up.
+    """
+    if not name:
+        return None
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        if not tf_config().get("cluster"):
+            raise DistributeError(
+                "multi-worker training needs the TF_CONFIG variable describing the cluster, e.g. "
+                '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}'
+            )
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise DistributeError(f"unknown strategy {name!r}; use one of {', '.join(STRATEGIES)}")
+
+
+def scope(strategy):
+    """``strategy.scope()`` or a no-op context when there is no strategy."""
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+
+def shard_by_data(dataset, strategy):
+    """In-memory datasets have no files to shard: split by element across workers instead."""
+    if strategy is None:
+        return dataset
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)

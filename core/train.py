@@ -1,0 +1,392 @@
+"""Train a model on a folder dataset and save it as a bundle (model + card + scores).
+
+Methodology (DESIGN.md): validation, drawn from train and grouped by patient unless a big
+enough val folder exists, chooses the epochs (early stopping on val AUC) and the threshold.
+The test split, if present, is scored once at the end, for the record; nothing looks at it.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.data import (
+    AugmentConfig,
+    Cancelled,
+    FolderDataset,
+    Progress,
+    ProgressFn,
+    StopFn,
+    class_weights,
+    load_arrays,
+    make_tf_dataset,
+    scan_dataset,
+)
+from core.models import DEFAULT_MODEL, input_shape, resolve_hparams
+
+__all__ = ["Cancelled", "Progress", "TrainConfig", "score_arrays", "train"]
+
+INTENDED_USE = ("pediatric frontal chest X-rays (AP), ages 1-5, from one centre (Guangzhou); "
+                "research use only")
+LIMITATIONS = [
+    "Research software, not a diagnostic device.",
+    "Trained on one centre's pediatric AP radiographs; other ages, views, devices or sites may score differently.",
+    "The threshold was chosen on a validation split drawn from the training source. On the Kermany test "
+    "set such thresholds landed too low (many NORMAL images flagged): each site should check and set "
+    "its own operating point on its own labelled cases.",
+    "Labels are image-level (pneumonia yes/no); the model does not localise findings.",
+]
+
+
+@dataclass
+class TrainConfig:
+    data_root: str
+    out: str
+    model: str = DEFAULT_MODEL
+    epochs: int = 30
+    batch_size: int = 32
+    hparams: dict[str, Any] = field(default_factory=dict)
+    loss: str = "bce"
+    focal_gamma: float = 2.0
+    class_weight: bool = True
+    augment: bool = True
+    hflip: bool = False
+    brightness: float = 0.0
+    contrast: float = 0.0
+    seed: int | None = None
+    val_fraction: float = 0.2
+    split_seed: int = 1337
+    min_val: int = 100
+    positive_class: str = "PNEUMONIA"
+    patience: int = 5
+    monitor: str = "val_auc"
+    threshold_method: str = "youden"   # youden | maxf1 | cost[:FN:FP] | sens:0.95 | spec:0.9
+    strategy: str | None = None        # None | "mirrored" | "multiworker"
+    name: str | None = None
+    work_dir: str | None = None        # where the best-weights checkpoint lives during training
+    extra_card: dict[str, Any] = field(default_factory=dict)
+
+    def augment_config(self) -> AugmentConfig | None:
+        if not self.augment:
+            return None
+        return AugmentConfig(hflip=self.hflip, brightness=self.brightness, contrast=self.contrast)
+
+    def model_hparams(self) -> dict[str, Any]:
+        return resolve_hparams(self.model, **self.hparams)
+
+
+def _emit(progress: ProgressFn, **kw: Any) -> None:
+    if progress is not None:
+        progress(Progress(**kw))
+
+
+def score_arrays(model, x_uint8: np.ndarray, channels: int, batch: int = 64) -> np.ndarray:
+    """Raw model scores for a cached uint8 (N, S, S) array: same numbers as ModelBundle.score_*."""
+    from core.bundle import predict_scores
+
+    outs = []
+    for start in range(0, len(x_uint8), 256):  # convert in slices to bound float32 memory
+        xf = x_uint8[start:start + 256].astype(np.float32)[..., None] / np.float32(255.0)
+        if channels == 3:
+            xf = np.repeat(xf, 3, axis=-1)
+        outs.append(predict_scores(model, xf, batch))
+    return np.concatenate(outs) if outs else np.zeros(0, dtype=np.float32)
+
+
+@dataclass
+class LoadedData:
+    dataset: FolderDataset
+    arrays: dict[str, tuple[np.ndarray, np.ndarray, list[str]]]  # split -> (x_uint8, y, paths)
+    skipped: list[tuple[str, str]]
+    seconds: float
+
+
+def load_dataset(config: TrainConfig, size: int, progress: ProgressFn = None,
+                 should_stop: StopFn = None) -> LoadedData:
+    """Scan the folder and decode every split once (shared by train and tune)."""
+    t0 = time.perf_counter()
+    _emit(progress, stage="scanning", message=f"listing images in {config.data_root}")
+    ds = scan_dataset(config.data_root, config.positive_class, config.val_fraction, config.split_seed,
+                      config.min_val)
+    samples = [s for split in ds.splits.values() for s in split]
+    x, y, paths, skipped = load_arrays(samples, size, progress, should_stop)
+    split_of = {s.path: s.split for s in samples}
+    arrays = {}
+    for split in ds.splits:
+        idx = np.array([i for i, p in enumerate(paths) if split_of[p] == split], dtype=np.int64)
+        arrays[split] = (x[idx], y[idx], [paths[i] for i in idx])
+    for split in ("train", "val"):
+        if len(np.unique(arrays[split][1])) < 2:
+            from core.data import DatasetError
+
+            raise DatasetError(f"after skipping unreadable files the {split} split lacks one class")
+    return LoadedData(ds, arrays, skipped, time.perf_counter() - t0)
+
+
+def _make_progress_callback(progress: ProgressFn, should_stop: StopFn, epochs: int, batches: int,
+                            stage: str = "training"):
+    import keras
+
+    class _ProgressCallback(keras.callbacks.Callback):
+        """Per-batch progress with ETA; cancels within one batch."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.train_seconds = 0.0
+            self.images_seen = 0
+            self._epoch = 0
+            self._t_batch = 0.0
+            self._batches_done = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._epoch = epoch
+            self._t_batch = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            now = time.perf_counter()
+            self.train_seconds += now - self._t_batch
+            self._t_batch = now
+            self._batches_done += 1
+            if should_stop is not None and should_stop():
+                self.model.stop_training = True
+                raise Cancelled()
+            if progress is not None:
+                per_batch = self.train_seconds / self._batches_done
+                left = (epochs - self._epoch - 1) * batches + (batches - batch - 1)
+                done = self._epoch * batches + batch + 1
+                progress(Progress(stage, epoch=self._epoch + 1, epochs=epochs, batch=batch + 1, batches=batches,
+                                  logs={k: float(v) for k, v in (logs or {}).items()},
+                                  eta_s=per_batch * left, fraction=done / max(1, epochs * batches)))
+
+        def on_epoch_end(self, epoch, logs=None):
+            if progress is not None:
+                logs = {k: float(v) for k, v in (logs or {}).items()}
+                text = "  ".join(f"{k} {v:.4f}" for k, v in logs.items())
+                progress(Progress("epoch_end", epoch=epoch + 1, epochs=epochs, batch=batches, batches=batches,
+                                  logs=logs, message=f"epoch {epoch + 1}/{epochs}: {text}",
+                                  fraction=(epoch + 1) / epochs))
+
+    return _ProgressCallback()
+
+
+def fit_model(model, data: LoadedData, config: TrainConfig, epochs: int, channels: int,
+              progress: ProgressFn, should_stop: StopFn, work_dir: Path, strategy=None,
+              extra_callbacks: list | None = None):
+    """model.fit with early stopping on ``config.monitor`` and a best-weights checkpoint.
+
+    Returns (history dict of float lists, progress callback with timing).
+    """
+    import keras
+
+    from core.distribute import shard_by_data
+
+    x_tr, y_tr, _ = data.arrays["train"]
+    x_va, y_va, _ = data.arrays["val"]
+    train_ds = shard_by_data(make_tf_dataset(x_tr, y_tr, config.batch_size, channels,
+                                             config.augment_config(), shuffle=True, seed=config.seed), strategy)
+    val_ds = shard_by_data(make_tf_dataset(x_va, y_va, config.batch_size, channels, None, False), strategy)
+    batches = math.ceil(len(x_tr) / config.batch_size)
+    mode = "min" if "loss" in config.monitor else "max"
+    ckpt = work_dir / "best.weights.h5"
+    callback = _make_progress_callback(progress, should_stop, epochs, batches)
+    callbacks = [
+        callback,
+        keras.callbacks.EarlyStopping(monitor=config.monitor, mode=mode, patience=config.patience,
+                                      restore_best_weights=True),
+        keras.callbacks.ModelCheckpoint(str(ckpt), monitor=config.monitor, mode=mode, save_best_only=True,
+                                        save_weights_only=True),
+        *(extra_callbacks or []),
+    ]
+    cw = class_weights(y_tr) if config.class_weight else None
+    hist = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks,
+                     class_weight=cw, shuffle=False, verbose=0)  # shuffled in tf.data
+    if ckpt.exists():  # explicit: the best epoch's weights, whatever EarlyStopping did
+        model.load_weights(str(ckpt))
+    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    return history, callback, cw
+
+
+def _fallback_youden(y: np.ndarray, s: np.ndarray) -> tuple[float, str]:
+    best, t_best = -2.0, 0.5
+    for t in np.unique(s):
+        pred = s >= t
+        sens = (pred & (y == 1)).sum() / max(1, (y == 1).sum())
+        spec = (~pred & (y == 0)).sum() / max(1, (y == 0).sum())
+        if sens + spec - 1 >= best:
+            best, t_best = sens + spec - 1, float(t)
+    return t_best, f"Youden's J = {best:.3f} on validation"
+
+
+def choose_threshold_on_val(y: np.ndarray, s: np.ndarray, method: str) -> dict[str, Any]:
+    try:
+        from core.operating import choose_threshold, parse_chooser
+    except ImportError:
+        t, reason = _fallback_youden(y, s)
+        return {"value": t, "method": "youden", "reason": reason, "chosen_on": "val"}
+    name, kw = parse_chooser(method)
+    choice = choose_threshold(y, s, name, on="validation", **kw)
+    return {"value": float(choice.threshold), "method": method, "reason": choice.reason, "chosen_on": "val"}
+
+
+def split_metrics(y: np.ndarray, s: np.ndarray, threshold: float) -> dict[str, Any]:
+    """AUC with its interval and the operating point at ``threshold`` (and at 0.5 for comparison)."""
+    out: dict[str, Any] = {"n": len(y), "n_pos": int((y == 1).sum()), "n_neg": int((y == 0).sum())}
+    try:
+        from core.operating import OperatingCurve, roc_auc
+    except ImportError:
+        return out
+    if len(np.unique(y)) == 2:
+        out["auc"] = list(roc_auc(y, s))
+    curve = OperatingCurve(y, s)
+    out["at_threshold"] = curve.at(threshold).metrics_dict()
+    out["at_0.5"] = curve.at(0.5).metrics_dict()
+    return out
+
+
+def _fit_ood(model, x_train: np.ndarray, channels: int) -> dict[str, Any] | None:
+    try:
+        from core.ood import fit_ood
+    except ImportError:
+        return None
+    try:
+        from core.ood import feature_model  # type: ignore[attr-defined]
+
+        features = feature_model(model)
+    except ImportError:
+        import keras
+
+        features = keras.Model(model.inputs, model.get_layer("features").output)
+    # A sample is enough to describe the training distribution and keeps this fast.
+    rng = np.random.default_rng(0)
+    idx = np.sort(rng.choice(len(x_train), size=min(len(x_train), 1000), replace=False))
+    xf = x_train[idx].astype(np.float32)[..., None] / np.float32(255.0)
+    if channels == 3:
+        xf = np.repeat(xf, 3, axis=-1)
+    feats = np.concatenate([np.asarray(features(xf[i:i + 64], training=False)) for i in range(0, len(xf), 64)])
+    return fit_ood(feats)
+
+
+def build_card(config: TrainConfig, data: LoadedData, model, history: dict[str, list[float]],
+               threshold: dict[str, Any], metrics: dict[str, Any], seconds: float, images_per_s: float,
+               cw: dict[int, float] | None, ood: dict[str, Any] | None) -> dict[str, Any]:
+    from core.bundle import FORMAT_VERSION, library_versions
+
+    ds = data.dataset
+    hp = config.model_hparams()
+    monitor_values = history.get(config.monitor, [])
+    mode_max = "loss" not in config.monitor
+    best_epoch = (int(np.argmax(monitor_values) if mode_max else np.argmin(monitor_values)) + 1
+                  if monitor_values else None)
+    aug = config.augment_config()
+    return {
+        "format_version": FORMAT_VERSION,
+        "name": config.name or Path(config.out).name,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "model": {"name": config.model, "hparams": hp, "input_shape": list(input_shape(config.model, **hp)),
+                  "params": int(model.count_params()), "features_layer": "features",
+                  "last_conv_layer": "last_conv"},
+        "data": {"root_name": Path(ds.root).name, "manifest_hash": ds.manifest_hash(), "counts": ds.counts(),
+                 "split_seed": ds.split_seed, "val_fraction": ds.val_fraction, "val_source": ds.val_source,
+                 "positive_class": ds.positive_class, "classes": ds.classes, "notes": ds.notes,
+                 "skipped": [{"file": p, "reason": r} for p, r in data.skipped]},
+        "training": {"epochs_run": len(history.get("loss", [])), "epochs_max": config.epochs,
+                     "best_epoch": best_epoch, "monitor": config.monitor, "patience": config.patience,
+                     "history": history, "seconds": round(seconds, 1), "images_per_s": round(images_per_s, 1),
+                     "batch_size": config.batch_size, "loss": config.loss,
+                     "focal_gamma": config.focal_gamma if config.loss == "focal" else None,
+                     "class_weight": {str(k): v for k, v in cw.items()} if cw else None,
+                     "augmentation": aug.to_dict() if aug else None, "seed": config.seed,
+                     "strategy": config.strategy, "load_seconds": round(data.seconds, 1)},
+        "threshold": threshold,
+        "calibration": None,
+        "metrics": metrics,
+        "ood": ood,
+        "versions": library_versions(),
+        "intended_use": INTENDED_USE,
+        "limitations": LIMITATIONS,
+        **config.extra_card,
+    }
+
+
+def finish_bundle(config: TrainConfig, data: LoadedData, model, history, seconds: float, images_per_s: float,
+                  cw, progress: ProgressFn, save: bool = True) -> Path:
+    """Score val (and test once), choose the threshold on val, fill the card, save atomically."""
+    from core.bundle import save_bundle
+
+    channels = input_shape(config.model, **config.model_hparams())[2]
+    _emit(progress, stage="scoring", message="scoring the validation and test images")
+    scores: dict[str, np.ndarray] = {}
+    raw: dict[str, np.ndarray] = {}
+    for split in ("val", "test"):
+        if split not in data.arrays:
+            continue
+        x, y, paths = data.arrays[split]
+        raw[split] = score_arrays(model, x, channels)
+        scores[f"{split}_y_true"] = y.astype(np.int8)
+        scores[f"{split}_y_score"] = raw[split].astype(np.float32)
+        scores[f"{split}_files"] = np.array([str(p) for p in paths])
+    y_val = data.arrays["val"][1]
+    threshold = choose_threshold_on_val(y_val, raw["val"], config.threshold_method)
+    metrics = {split: split_metrics(data.arrays[split][1], raw[split], threshold["value"]) for split in raw}
+    ood = None
+    try:
+        ood = _fit_ood(model, data.arrays["train"][0], channels)
+    except Exception as exc:  # OOD is an extra; a failure there must not lose a trained model
+        ood = {"error": f"{type(exc).__name__}: {exc}"}
+    card = build_card(config, data, model, history, threshold, metrics, seconds, images_per_s, cw, ood)
+    if not save:
+        return Path(config.out)
+    _emit(progress, stage="saving", message=f"saving the model to {config.out}")
+    return save_bundle(config.out, model, card, scores)
+
+
+def train(config: TrainConfig, progress: ProgressFn = None, should_stop: StopFn = None) -> Path:
+    """Train per ``config`` and write a bundle to ``config.out``; returns its path.
+
+    Raises Cancelled (nothing written, temp folder removed) when ``should_stop()`` turns True.
+    """
+    from core.distribute import get_strategy, is_chief, scope
+
+    strategy = get_strategy(config.strategy)  # first: multi-worker collectives need early set-up
+    import keras
+
+    from core.models import build_model
+
+    if config.seed is not None:
+        keras.utils.set_random_seed(config.seed)
+    hp = config.model_hparams()
+    size, _, channels = input_shape(config.model, **hp)
+    data = load_dataset(config, size, progress, should_stop)
+    work_dir = Path(tempfile.mkdtemp(prefix="pneumoscope-train-", dir=config.work_dir))
+    try:
+        _emit(progress, stage="building", message=f"building {config.model}")
+        with scope(strategy):
+            model = build_model(config.model, loss=config.loss, focal_gamma=config.focal_gamma, **hp)
+        t0 = time.perf_counter()
+        history, callback, cw = fit_model(model, data, config, config.epochs, channels, progress, should_stop,
+                                          work_dir, strategy)
+        seconds = time.perf_counter() - t0
+        if should_stop is not None and should_stop():
+            raise Cancelled()
+        epochs_run = len(history.get("loss", []))
+        images_per_s = epochs_run * len(data.arrays["train"][0]) / max(callback.train_seconds, 1e-9)
+        out = finish_bundle(config, data, model, history, seconds, images_per_s, cw, progress, save=is_chief())
+        _emit(progress, stage="done", message=f"saved {out}", fraction=1.0)
+        return out
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def config_dict(config: TrainConfig) -> dict[str, Any]:
+    return asdict(config)
+
+
+ProgressCallback = Callable[[Progress], None]
