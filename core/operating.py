@@ -279,7 +279,7 @@ class OperatingCurve:
 
     def counts_at(self, threshold: float) -> tuple[int, int, int, int]:
         """(tp, fp, tn, fn) with score >= threshold called PNEUMONIA."""
-        below = int(np.searchsorted(self._sorted, threshold, side="left"))
+        below = int(self._sorted.searchsorted(float(threshold), side="left"))
         fn = int(self._cum_pos[below])
         tn = below - fn
         return (self.n_pos - fn, self.n_neg - tn, tn, fn)
