@@ -97,7 +97,8 @@ def patient_group(filename: str) -> str:
     return stem
 
 
-def _is_candidate(path: Path) -> bool:
+def is_image_file(path: Path) -> bool:
+    """Cheap name-based check used for folder listings (core.imaging decides when present)."""
     if path.name.startswith("."):
         return False
     try:
@@ -148,7 +149,7 @@ def _class_dirs(folder: Path) -> dict[str, Path]:
 
 
 def _list_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and _is_candidate(p))
+    return sorted(p for p in folder.rglob("*") if p.is_file() and is_image_file(p))
 
 
 def scan_dataset(

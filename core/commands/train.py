@@ -1,0 +1,147 @@
+"""``pneumoscope-cli train``: train a model on a folder of labelled X-rays and save a bundle."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from core.data import DatasetError
+
+DESCRIPTION = """\
+Train a pneumonia classifier on a folder of labelled chest X-rays and save it as a model
+bundle (a folder with model.keras, card.json and scores.npz) that the app and the other
+commands can open.
+
+DATA must look like one of:
+  DATA/train/NORMAL, DATA/train/PNEUMONIA   [+ DATA/val/...]  [+ DATA/test/...]
+  DATA/NORMAL, DATA/PNEUMONIA               (then there is no test split)
+If there is no val folder, or it has fewer than 100 images, a validation split is drawn
+from train, keeping each patient's images on one side. Validation picks the best epoch and
+the decision threshold; the test images are scored once, for the record.
+
+Example:
+  pneumoscope-cli train ~/chest_xray --out ~/models/first --epochs 20
+"""
+
+
+def _hparam(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    try:
+        return key.strip(), json.loads(value)
+    except ValueError:
+        return key.strip(), value
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    """Options shared by train and tune."""
+    from core.models import DEFAULT_MODEL, MODEL_NAMES
+
+    p.add_argument("data", metavar="DATA", help="folder with the labelled images (see above)")
+    p.add_argument("--out", required=True, metavar="BUNDLE", help="folder to write the model bundle to")
+    p.add_argument("--model", default=DEFAULT_MODEL, choices=MODEL_NAMES,
+                   help=f"architecture: pneumonet (small, fast, grey 128x128) or notebook (the course "
+                        f"notebook's CNN, 150x150 RGB, 10.7M weights); default {DEFAULT_MODEL}")
+    p.add_argument("--epochs", type=int, default=30, help="most epochs to run (early stopping may end sooner; default 30)")
+    p.add_argument("--batch-size", type=int, default=32, help="images per training step (default 32)")
+    p.add_argument("--image-size", type=int, default=None,
+                   help="side of the square model input in pixels (default: 128 pneumonet, 150 notebook)")
+    p.add_argument("--loss", choices=("bce", "focal"), default="bce",
+                   help="bce = binary cross-entropy (default); focal = focal loss, focuses on hard cases")
+    p.add_argument("--no-class-weight", action="store_true",
+                   help="do not up-weight the rarer class (NORMAL) during training")
+    p.add_argument("--no-augment", action="store_true", help="turn off random rotation/shift/zoom of training images")
+    p.add_argument("--hflip", action="store_true",
+                   help="also mirror training images left-right (off by default: a mirrored chest puts the "
+                        "heart on the wrong side, which never happens in real images)")
+    p.add_argument("--brightness", type=float, default=0.0, help="random brightness change, e.g. 0.2 (default off)")
+    p.add_argument("--contrast", type=float, default=0.0, help="random contrast change, e.g. 0.2 (default off)")
+    p.add_argument("--seed", type=int, default=None, help="random seed for repeatable runs")
+    p.add_argument("--val-fraction", type=float, default=0.2,
+                   help="share of train used for validation when there is no big enough val folder (default 0.2)")
+    p.add_argument("--split-seed", type=int, default=1337, help="seed of the validation split (default 1337)")
+    p.add_argument("--patience", type=int, default=5, help="stop after this many epochs without a better val AUC")
+    p.add_argument("--threshold", default="youden", metavar="METHOD",
+                   help="how to pick the decision threshold on validation: youden (default), maxf1, "
+                        "sens:0.95 (keep sensitivity >= 95%%), spec:0.9, cost:FN:FP")
+    p.add_argument("--strategy", choices=("mirrored", "multiworker"), default=None,
+                   help="spread training over several devices (mirrored) or machines (multiworker, "
+                        "reads the TF_CONFIG variable)")
+    p.add_argument("--hparam", type=_hparam, action="append", default=[], metavar="NAME=VALUE",
+                   help="set a model hyperparameter, e.g. --hparam width=0.75 (repeatable)")
+    p.add_argument("--quiet", action="store_true", help="print only the result")
+
+
+def config_from_args(args: argparse.Namespace):
+    from core.train import TrainConfig
+
+    hparams = dict(args.hparam)
+    if args.image_size:
+        hparams["image_size"] = args.image_size
+    return TrainConfig(
+        data_root=args.data, out=args.out, model=args.model, epochs=args.epochs, batch_size=args.batch_size,
+        hparams=hparams, loss=args.loss, class_weight=not args.no_class_weight, augment=not args.no_augment,
+        hflip=args.hflip, brightness=args.brightness, contrast=args.contrast, seed=args.seed,
+        val_fraction=args.val_fraction, split_seed=args.split_seed, patience=args.patience,
+        threshold_method=args.threshold, strategy=args.strategy,
+    )
+
+
+def check_config(config) -> None:
+    """Turn bad option values into plain errors before minutes of loading."""
+    from core.models import resolve_hparams
+
+    try:
+        resolve_hparams(config.model, **config.hparams)
+    except ValueError as exc:
+        raise DatasetError(str(exc)) from exc
+    try:
+        from core.operating import parse_chooser
+    except ImportError:
+        return
+    parse_chooser(config.threshold_method)
+
+
+def summary(bundle_path) -> str:
+    from core.bundle import load_bundle
+
+    card = load_bundle(bundle_path).card
+    lines = [f"saved model bundle: {bundle_path}",
+             f"threshold {card['threshold']['value']:.4f} ({card['threshold']['reason']})"]
+    for split, m in (card.get("metrics") or {}).items():
+        auc = m.get("auc")
+        at = m.get("at_threshold") or {}
+        parts = [f"{split}: n={m.get('n')}"]
+        if auc:
+            parts.append(f"AUC {auc[0]:.3f} [{auc[1]:.3f}-{auc[2]:.3f}]")
+        for key in ("sensitivity", "specificity", "accuracy"):
+            if at.get(key):
+                parts.append(f"{key[:4]} {at[key][0]:.3f}")
+        lines.append("  ".join(parts))
+    training = card["training"]
+    lines.append(f"epochs run {training['epochs_run']} (best {training['best_epoch']}), "
+                 f"{training['seconds']:.0f} s, {training['images_per_s']:.0f} images/s")
+    skipped = card["data"].get("skipped") or []
+    if skipped:
+        lines.append(f"{len(skipped)} unreadable file(s) skipped (listed in card.json)")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.commands._progress import TerminalProgress
+    from core.train import train
+
+    config = config_from_args(args)
+    check_config(config)
+    out = train(config, progress=None if args.quiet else TerminalProgress())
+    print(summary(out))
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("train", help="train a model on a folder of labelled X-rays",
+                              description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common(p)
+    p.set_defaults(func=run)
