@@ -159,8 +159,11 @@ def load_image(path: str | os.PathLike[str]) -> XRay:
         raise
     except MemoryError as exc:
         raise ImageLoadError(f"{name}: not enough memory to load this image") from exc
-    except Exception as exc:
-        # Last-resort net: decoders and parsers raise almost any exception type on damaged input.
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:
+        # Last-resort net: decoders and parsers raise almost any exception type on damaged input,
+        # including Rust panics (pyo3 PanicException derives from BaseException).
         raise ImageLoadError(f"{name}: the file is damaged or not a supported image ({_short(exc)})") from exc
 
 
@@ -300,20 +303,15 @@ _TRUNCATION_HINTS = ("end of file", "truncat", "unexpected end", "expected bytes
 def _load_dicom(p: Path, name: str, size: int) -> XRay:
     import pydicom
     from pydicom import uid as dcm_uid
-    from pydicom.errors import InvalidDicomError
-
     truncated_msg = "pixel data is shorter than the header says: the file is truncated"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             ds = pydicom.dcmread(p, force=True)
-        except InvalidDicomError as exc:
-            raise _fail(name, f"not a readable DICOM file ({_short(exc)})") from exc
-        except (EOFError, OSError, ValueError, KeyError, TypeError, IndexError, OverflowError,
-                NotImplementedError, AttributeError, UnicodeError, LookupError) as exc:
-            if any(h in str(exc).lower() for h in _TRUNCATION_HINTS):
-                raise _fail(name, "the DICOM file ends too early: the file is truncated") from exc
-            raise _fail(name, f"not a readable DICOM file ({_short(exc)})") from exc
+        except MemoryError:
+            raise
+        except Exception as exc:
+            raise _fail(name, _dicom_read_problem(exc)) from exc
         read_warnings = [str(w.message).lower() for w in caught]
     cut_short = any(h in msg for msg in read_warnings for h in _TRUNCATION_HINTS)
 
@@ -338,13 +336,16 @@ def _load_dicom(p: Path, name: str, size: int) -> XRay:
         if cut_short:
             raise _fail(name, truncated_msg)
         what = _NON_IMAGE_MODALITIES.get((modality or "").upper())
-        if what is None:
-            sop = _uid_name(ds.get("SOPClassUID"))
-            what = f"a {sop} object" if sop else None
-        if what is not None and "Rows" not in ds:
+        sop = _uid_name(ds.get("SOPClassUID"), registered_only=True)
+        if what is None and sop and "Image" not in sop:
+            what = f"a DICOM {sop} object"
+        if what is not None:
             raise _fail(name, f"no pixel data: this is {what}, not an image")
-        if "Rows" in ds:
-            raise _fail(name, "the file has an image header but no pixel data (the Pixel Data element is missing)")
+        if "Rows" in ds or sop:
+            raise _fail(
+                name, "the file has an image header but no pixel data (the Pixel Data element is "
+                "missing: the file may be truncated or damaged)",
+            )
         raise _fail(name, "no pixel data: this DICOM file holds no image")
     raw_value = ds[pixel_keyword].value
     if raw_value is None or len(raw_value) == 0:
@@ -363,7 +364,7 @@ def _load_dicom(p: Path, name: str, size: int) -> XRay:
         ds.file_meta.TransferSyntaxUID = ts_value
     ts = dcm_uid.UID(str(ds.file_meta.TransferSyntaxUID).strip().rstrip("\x00"))
     if not ts.is_transfer_syntax:
-        raise _fail(name, f"unknown transfer syntax {ts!s}: Pneumoscope cannot decode this pixel data")
+        raise _fail(name, f"unknown transfer syntax {_printable(ts)}: Pneumoscope cannot decode this pixel data")
 
     rows = _int(ds, "Rows")
     cols = _int(ds, "Columns")
@@ -416,6 +417,24 @@ def _load_dicom(p: Path, name: str, size: int) -> XRay:
     return _xray(pixels, "dicom", meta, p)
 
 
+def _dicom_read_problem(exc: Exception) -> str:
+    import struct
+    import zlib
+
+    from pydicom.errors import InvalidDicomError
+
+    text = str(exc).lower()
+    if isinstance(exc, zlib.error):
+        return "the compressed (deflated) DICOM data is damaged or cut short"
+    if any(h in text for h in _TRUNCATION_HINTS):
+        return "the DICOM file ends too early: the file is truncated"
+    if isinstance(exc, struct.error) or "unpack requires" in text:
+        return "the DICOM header is damaged or the file is cut short"
+    if isinstance(exc, InvalidDicomError):
+        return f"not a readable DICOM file ({_short(exc)})"
+    return f"the DICOM header is damaged and cannot be read ({_short(exc)})"
+
+
 def _decode_first_frame(ds: Any, ts: Any, name: str, cut_short: bool, truncated_msg: str) -> np.ndarray:
     from pydicom.pixels import pixel_array
 
@@ -438,9 +457,9 @@ def _decode_first_frame(ds: Any, ts: Any, name: str, cut_short: bool, truncated_
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 return np.asarray(pixel_array(ds, index=0, decoding_plugin=plugin.pydicom_name))
-        except MemoryError:
+        except (MemoryError, KeyboardInterrupt, SystemExit, GeneratorExit):
             raise
-        except Exception:
+        except BaseException:  # a Rust decoder panics with a BaseException on some damaged data
             tried.append(plugin.dist)
 
     if not installed:
@@ -666,16 +685,25 @@ def _float(ds: Any, keyword: str, default: float) -> float:
         return default
 
 
-def _uid_name(value: Any) -> str | None:
+def _uid_name(value: Any, registered_only: bool = False) -> str | None:
+    """Registered name of a UID ("CT Image Storage"), else the UID itself (made printable)."""
     if value is None:
         return None
     try:
         from pydicom.uid import UID
 
-        u = UID(str(value))
-        return u.name if u.is_valid else str(value)
+        u = UID(str(value).strip().rstrip("\x00"))
+        if u.name != str(u):
+            return u.name
     except Exception:
         return None
+    return None if registered_only else _printable(value)
+
+
+def _printable(value: Any, limit: int = 64) -> str:
+    # Damaged headers put arbitrary bytes into UIDs; keep messages readable.
+    text = "".join(ch if ch.isascii() and ch.isprintable() else "?" for ch in str(value))
+    return text[:limit]
 
 
 # --------------------------------------------------------------------------- Pillow formats
