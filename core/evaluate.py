@@ -1,0 +1,396 @@
+"""Evaluation: score a split with a model bundle and gather every number a report shows.
+
+``evaluate_bundle`` scores the images of one split of a folder dataset (re-deriving the split
+with the seed and fraction stored in the model card, so "val" means the same images it meant at
+training time). ``build_report`` turns scores plus a threshold into a :class:`Report`: a plain
+dataclass of numbers that :mod:`core.report` renders to PDF/HTML/text and the GUI can show.
+
+Methodology rule: thresholds are chosen on validation scores. A report on the test split
+applies a threshold chosen elsewhere and says so; nothing here chooses anything on test.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.calibration import brier_score, expected_calibration_error, reliability_curve
+from core.operating import (
+    MetricsError,
+    OperatingCurve,
+    OperatingPoint,
+    ThresholdChoice,
+    average_precision,
+    classification_report,
+    format_classification_report,
+    roc_auc,
+    subgroup_sensitivity,
+    validate_scores,
+)
+
+SPLIT_NAMES = {"val": "validation", "test": "test", "train": "training"}
+SPLIT_NOTES = {
+    "val": "validation split: thresholds and other choices are made here",
+    "test": "TEST split - report only: never used to choose anything",
+    "train": "TRAINING split: the model has seen these images; numbers are optimistic",
+}
+
+
+@dataclass
+class Scores:
+    """Labels and scores of one split (images that could not be scored are left out)."""
+
+    y_true: np.ndarray
+    y_score: np.ndarray
+    files: list[str]
+    split: str
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    source: str = ""  # where the scores came from, in words
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.y_true)
+
+
+def stored_scores(bundle: Any, split: str) -> Scores:
+    """The scores saved in the bundle at training time for ``split`` ("val" or "test")."""
+    y, s, files = bundle.scores(split)
+    y = np.asarray(y, dtype=np.int8)
+    s = np.asarray(s, dtype=np.float64)
+    ok = np.isfinite(s)
+    files = list(files) if len(files) == len(y) else [""] * len(y)
+    skipped = [(f, "no score stored") for f, good in zip(files, ok, strict=True) if not good]
+    return Scores(
+        y_true=y[ok],
+        y_score=s[ok],
+        files=[f for f, good in zip(files, ok, strict=True) if good],
+        split=split,
+        skipped=skipped,
+        source="scores stored in the model bundle at training time",
+    )
+
+
+def evaluate_bundle(
+    bundle: Any,
+    data_root: str | Path,
+    split: str,
+    progress: Callable[[Any], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Scores:
+    """Score every image of ``split`` in the folder dataset at ``data_root`` with ``bundle``."""
+    from core.data import DatasetError, scan_dataset
+
+    card_data = (getattr(bundle, "card", None) or {}).get("data") or {}
+    dataset = scan_dataset(
+        data_root,
+        positive_class=card_data.get("positive_class", "PNEUMONIA"),
+        val_fraction=float(card_data.get("val_fraction", 0.2)),
+        seed=int(card_data.get("split_seed", 1337)),
+    )
+    if split not in dataset.splits:
+        found = ", ".join(sorted(dataset.splits)) or "none"
+        raise DatasetError(f"{data_root} has no {SPLIT_NAMES.get(split, split)} split (it has: {found}).")
+    samples = dataset.splits[split]
+    if not samples:
+        raise DatasetError(f"The {SPLIT_NAMES.get(split, split)} split of {data_root} has no images.")
+    notes: list[str] = []
+    trained_hash = card_data.get("manifest_hash")
+    if trained_hash and trained_hash != dataset.manifest_hash():
+        notes.append(
+            "This data folder is not the one the model was trained on (its file list differs)."
+            + (
+                " The validation split is drawn from train/, so it may now hold images the model was trained on."
+                if split == "val" and dataset.val_source == "made-from-train"
+                else ""
+            )
+        )
+    errors: dict[str, str] = {}
+    paths = [s.path for s in samples]
+    raw = np.asarray(bundle.score_paths(paths, progress=progress, should_stop=should_stop, errors=errors))
+    ok = np.isfinite(raw)
+    labels = np.array([s.label for s in samples], dtype=np.int8)
+    skipped = [(p, errors.get(p, "could not be read or scored")) for p, good in zip(paths, ok, strict=True) if not good]
+    return Scores(
+        y_true=labels[ok],
+        y_score=raw[ok].astype(np.float64),
+        files=[p for p, good in zip(paths, ok, strict=True) if good],
+        split=split,
+        skipped=skipped,
+        source=f"scored now from {Path(data_root).name}/ ({dataset.val_source} validation split)"
+        if split == "val"
+        else f"scored now from {Path(data_root).name}/",
+        notes=notes,
+    )
+
+
+@dataclass
+class Report:
+    """Everything an evaluation report shows, as plain numbers and strings."""
+
+    title: str
+    created: str
+    model_name: str
+    card_summary: list[tuple[str, str]]
+    split: str
+    split_note: str
+    source: str
+    n: int
+    n_pos: int
+    n_neg: int
+    skipped: list[tuple[str, str]]
+    threshold: float
+    threshold_method: str
+    threshold_reason: str
+    threshold_chosen_on: str
+    point: OperatingPoint
+    classification: dict[str, Any]
+    classification_text: str
+    auc: tuple[float, float, float] | None
+    average_precision: float | None
+    brier: float
+    ece: float
+    reliability: tuple[list[float], list[float], list[int]]
+    subgroups: dict[str, dict[str, Any]]
+    prevalence: float | None
+    ppv_npv_at_prevalence: tuple[tuple[float, float, float], tuple[float, float, float]] | None
+    history: dict[str, list[float]]
+    notes: list[str]
+    y_true: np.ndarray = field(repr=False)
+    y_score: np.ndarray = field(repr=False)
+    disclaimer: str = "Research use only - not for diagnostic use."
+
+    def metrics_dict(self) -> dict[str, Any]:
+        """JSON-ready numbers (no arrays), e.g. to store in the model card."""
+
+        def clean(v: Any) -> Any:
+            if isinstance(v, tuple | list):
+                return [clean(x) for x in v]
+            if isinstance(v, dict):
+                return {k: clean(x) for k, x in v.items()}
+            if isinstance(v, float | np.floating):
+                return None if math.isnan(float(v)) else float(v)
+            if isinstance(v, np.integer):
+                return int(v)
+            return v
+
+        return clean(
+            {
+                "split": self.split,
+                "n": self.n,
+                "n_pos": self.n_pos,
+                "n_neg": self.n_neg,
+                "skipped": len(self.skipped),
+                "threshold": {
+                    "value": self.threshold,
+                    "method": self.threshold_method,
+                    "reason": self.threshold_reason,
+                    "chosen_on": self.threshold_chosen_on,
+                },
+                "auc": self.auc,
+                "average_precision": self.average_precision,
+                "at_threshold": self.point.metrics_dict(self.prevalence),
+                "brier": self.brier,
+                "ece": self.ece,
+                "subgroups": self.subgroups,
+                "classification_report": self.classification,
+            }
+        )
+
+
+def _card_of(source: Any) -> dict[str, Any]:
+    if isinstance(source, dict):
+        return source
+    return dict(getattr(source, "card", None) or {})
+
+
+def _fmt_counts(counts: Any) -> str:
+    if not isinstance(counts, dict):
+        return "-"
+    parts = []
+    for split, per_class in counts.items():
+        if isinstance(per_class, dict):
+            inner = ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in per_class.items())
+            parts.append(f"{split}: {inner}")
+    return "; ".join(parts) or "-"
+
+
+def card_summary(card: dict[str, Any]) -> list[tuple[str, str]]:
+    """Model card in a few (label, text) rows for a report; missing fields are skipped."""
+    model = card.get("model") or {}
+    data = card.get("data") or {}
+    training = card.get("training") or {}
+    rows: list[tuple[str, str]] = []
+
+    def add(label: str, value: Any) -> None:
+        if value not in (None, "", [], {}):
+            rows.append((label, str(value)))
+
+    add("Model", card.get("name"))
+    add("Created", card.get("created"))
+    if model:
+        shape = "x".join(str(v) for v in model.get("input_shape", []))
+        params = model.get("params")
+        add(
+            "Architecture",
+            f"{model.get('name', '?')}, input {shape or '?'}"
+            + (f", {params:,} parameters" if isinstance(params, int) else ""),
+        )
+    if data:
+        add("Training data", f"{data.get('root_name', '?')} (validation: {data.get('val_source', '?')})")
+        add("Images", _fmt_counts(data.get("counts")))
+        if data.get("manifest_hash"):
+            add("Data hash", str(data["manifest_hash"])[:16])
+    if training:
+        epochs = training.get("epochs_run")
+        best = training.get("best_epoch")
+        secs = training.get("seconds")
+        add(
+            "Training",
+            ", ".join(
+                x
+                for x in (
+                    f"{epochs} epochs" if epochs is not None else "",
+                    f"best epoch {best}" if best is not None else "",
+                    f"{secs:,.0f} s" if isinstance(secs, int | float) else "",
+                    f"loss {training.get('loss')}" if training.get("loss") else "",
+                    "class weights" if training.get("class_weight") else "",
+                    "augmentation" if training.get("augmentation") else "",
+                )
+                if x
+            ),
+        )
+    cal = card.get("calibration")
+    add("Calibration", cal.get("method") if isinstance(cal, dict) else "none (raw model output)")
+    if card.get("model_sha256"):
+        add("Model sha256", str(card["model_sha256"])[:16])
+    add("Intended use", card.get("intended_use"))
+    lim = card.get("limitations")
+    add("Limitations", " ".join(lim) if isinstance(lim, list) else lim)
+    return rows
+
+
+def _resolve_threshold(
+    threshold: ThresholdChoice | float | None, card: dict[str, Any], chosen_on: str | None
+) -> tuple[float, str, str, str]:
+    if isinstance(threshold, ThresholdChoice):
+        return (threshold.threshold, threshold.method, threshold.reason, chosen_on or "val")
+    if threshold is None:
+        stored = card.get("threshold") or {}
+        if stored.get("value") is None:
+            return (0.5, "default", "No threshold stored with the model; 0.5 used.", "none")
+        return (
+            float(stored["value"]),
+            str(stored.get("method") or "stored"),
+            str(stored.get("reason") or "Threshold stored with the model."),
+            str(stored.get("chosen_on") or chosen_on or "unknown"),
+        )
+    try:
+        value = float(threshold)
+    except (TypeError, ValueError) as exc:
+        raise MetricsError(f"The threshold must be a number between 0 and 1, not {threshold!r}.") from exc
+    if not 0.0 <= value <= 1.0 or math.isnan(value):
+        raise MetricsError(f"The threshold must be between 0 and 1, not {value}.")
+    return (value, "manual", f"Threshold {value:g} set by the user.", chosen_on or "user")
+
+
+def build_report(
+    source: Any,
+    scores: Scores | None = None,
+    threshold: ThresholdChoice | float | None = None,
+    history: dict[str, list[float]] | None = None,
+    *,
+    split: str | None = None,
+    data_root: str | Path | None = None,
+    prevalence: float | None = None,
+    chosen_on: str | None = None,
+    n_bins: int = 10,
+    progress: Callable[[Any], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Report:
+    """Gather the numbers of one evaluation.
+
+    ``source`` is a model bundle or its card dict. Without ``scores``, a bundle's split is scored
+    from ``data_root`` when given, else its stored scores are used (``split`` defaults to "val").
+    ``threshold``: a :class:`ThresholdChoice` (made on validation scores), a number, or None for
+    the threshold stored in the card. ``history`` defaults to the card's training history.
+    """
+    card = _card_of(source)
+    if scores is None:
+        if isinstance(source, dict):
+            raise MetricsError("A report from a model card alone needs scores.")
+        split = split or "val"
+        scores = (
+            evaluate_bundle(source, data_root, split, progress, should_stop)
+            if data_root
+            else stored_scores(source, split)
+        )
+    y, s = validate_scores(scores.y_true, scores.y_score)
+    t, method, reason, on = _resolve_threshold(threshold, card, chosen_on)
+    curve = OperatingCurve(y, s)
+    point = curve.at(t)
+    notes = list(scores.notes)
+    both = 0 < curve.n_pos < curve.n
+    auc = roc_auc(y, s) if both else None
+    ap = average_precision(y, s) if both else None
+    if not both:
+        notes.append("Only one class is present, so AUC and average precision are undefined.")
+    if scores.split == "val" and on in ("val", "validation"):
+        notes.append(
+            "The threshold was chosen on these same validation images, so the numbers at the threshold "
+            "are optimistic; the test split gives the honest estimate."
+        )
+    if scores.split == "test":
+        notes.append(
+            "Test scores are for this report only. The threshold was not chosen on them."
+            if on != "test"
+            else "Warning: the threshold was chosen on the test split, so these numbers are biased."
+        )
+    if scores.skipped:
+        n_skip = len(scores.skipped)
+        notes.append(f"{n_skip:,} image{'s' if n_skip != 1 else ''} could not be scored and {'are' if n_skip != 1 else 'is'} left out.")
+    rep = classification_report(y, s, t)
+    mean_pred, frac_pos, counts = reliability_curve(y, np.clip(s, 0, 1), n_bins)
+    files = list(scores.files)
+    subgroups = subgroup_sensitivity(y, s, files, t) if len(files) == len(y) and any(files) else {}
+    ppv_npv = point.ppv_npv_at(prevalence) if prevalence is not None else None
+    if history is None:
+        history = (card.get("training") or {}).get("history") or {}
+    split_name = SPLIT_NAMES.get(scores.split, scores.split)
+    return Report(
+        title=f"Pneumoscope evaluation: {card.get('name') or 'model'} on the {split_name} split",
+        created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        model_name=str(card.get("name") or "model"),
+        card_summary=card_summary(card),
+        split=scores.split,
+        split_note=SPLIT_NOTES.get(scores.split, scores.split),
+        source=scores.source,
+        n=curve.n,
+        n_pos=curve.n_pos,
+        n_neg=curve.n_neg,
+        skipped=list(scores.skipped),
+        threshold=float(t),
+        threshold_method=method,
+        threshold_reason=reason,
+        threshold_chosen_on=on,
+        point=point,
+        classification=rep,
+        classification_text=format_classification_report(rep, digits=3),
+        auc=auc,
+        average_precision=ap,
+        brier=brier_score(y, np.clip(s, 0, 1)),
+        ece=expected_calibration_error(y, np.clip(s, 0, 1), n_bins),
+        reliability=(mean_pred.tolist(), frac_pos.tolist(), counts.astype(int).tolist()),
+        subgroups=subgroups,
+        prevalence=None if prevalence is None else float(prevalence),
+        ppv_npv_at_prevalence=ppv_npv,
+        history={k: [float(v) for v in vals] for k, vals in dict(history).items() if isinstance(vals, list | tuple)},
+        notes=notes,
+        y_true=y,
+        y_score=s,
+    )
