@@ -1,0 +1,140 @@
+"""``pneumoscope-cli evaluate``: judge a model bundle on one split and write a report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+DESCRIPTION = """\
+Evaluate a model bundle on the validation or test split and print (and optionally save)
+a report: confusion matrix, sensitivity/specificity/PPV/NPV with 95% intervals, AUC with
+its DeLong interval, calibration, bacterial/viral subgroups, classification report.
+
+DATA is the dataset folder (train/ [val/] [test/] with NORMAL/ and PNEUMONIA/). Without
+DATA the scores saved in the bundle at training time are used.
+
+Threshold: the bundle's own threshold unless --threshold T or --choose METHOD is given.
+Choosers always run on VALIDATION scores. With --split test and --choose, the threshold is
+chosen on the validation split and then applied to test: the test split never chooses anything.
+  --choose youden | maxf1 | cost[:FN:FP[:PREVALENCE]] | sens:0.95 | spec:0.9
+
+Research use only - not for diagnostic use.
+
+Examples:
+  pneumoscope-cli evaluate my_model DATA --split val --choose youden --report val.pdf
+  pneumoscope-cli evaluate my_model DATA --split test --choose sens:0.95 --report test.pdf --html test.html
+"""
+
+
+def _progress(quiet: bool) -> Any:
+    if quiet:
+        return None
+    try:
+        from core.commands._progress import TerminalProgress
+    except ImportError:  # progress is a nicety, not a requirement
+        return None
+    return TerminalProgress(stream=sys.stderr)
+
+
+def _validation_scores(bundle: Any, data: str | None, progress: Any) -> Any:
+    """Validation scores for choosing: stored ones when the bundle has them, else scored from DATA."""
+    from core.bundle import BundleError
+    from core.evaluate import evaluate_bundle, stored_scores
+
+    if bundle.has_scores("val"):
+        return stored_scores(bundle, "val")
+    if data:
+        return evaluate_bundle(bundle, data, "val", progress=progress)
+    raise BundleError("choosing a threshold needs validation scores: this bundle has none stored; pass DATA")
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.bundle import BundleError, default_bundle_path, load_bundle
+    from core.evaluate import build_report, evaluate_bundle, stored_scores
+    from core.operating import MetricsError, choose_threshold, parse_chooser
+    from core.report import format_report, write_report
+
+    if args.html and not args.report:
+        from core.report import ReportError
+
+        raise ReportError("--html needs --report OUT.pdf as well")
+    bundle_path = args.bundle
+    if bundle_path == "default":
+        bundle_path = default_bundle_path()
+        if bundle_path is None:
+            raise BundleError("no default model is installed; pass the folder of a model bundle")
+    bundle = load_bundle(bundle_path)
+    progress = _progress(args.quiet)
+
+    if args.data:
+        scores = evaluate_bundle(bundle, args.data, args.split, progress=progress)
+    elif bundle.has_scores(args.split):
+        scores = stored_scores(bundle, args.split)
+    else:
+        raise BundleError(f"this bundle has no stored {args.split} scores; pass the DATA folder to score them")
+
+    threshold: Any = None
+    chosen_on = None
+    header: list[str] = []
+    if args.threshold is not None:
+        threshold, chosen_on = args.threshold, "user"
+    elif args.choose:
+        method, kw = parse_chooser(args.choose)
+        if args.prevalence is not None and method == "cost" and "prevalence" not in kw:
+            kw["prevalence"] = args.prevalence
+        val = scores if args.split == "val" else _validation_scores(bundle, args.data, progress)
+        if val.split != "val":  # belt and braces: the test split must never choose
+            raise MetricsError("thresholds are chosen on validation scores only")
+        threshold = choose_threshold(val.y_true, val.y_score, method, on="validation", **kw)
+        chosen_on = "val"
+        if args.split == "test":
+            header.append(
+                f"Threshold chosen on the validation split ({len(val):,} images, {val.source}) "
+                "and applied to test; the test split was not used to choose it."
+            )
+
+    report = build_report(bundle, scores, threshold, prevalence=args.prevalence, chosen_on=chosen_on)
+    out = sys.stdout
+    for line in header:
+        print(line, file=out)
+    print(format_report(report), file=out, end="")
+    if args.json:
+        print(json.dumps(report.metrics_dict(), indent=2), file=out)
+    if args.report:
+        pdf = write_report(report, args.report, args.html)
+        print(f"Report written to {pdf}" + (f" and {args.html}" if args.html else ""), file=out)
+    return 0
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {value}")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "evaluate",
+        help="judge a model on the validation or test split and write a PDF/HTML report",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("bundle", metavar="BUNDLE", help="model bundle folder ('default' = the installed model)")
+    p.add_argument("data", metavar="DATA", nargs="?", help="dataset folder (default: scores stored in the bundle)")
+    p.add_argument("--split", choices=("val", "test"), default="val", help="split to evaluate (default: val)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--threshold", type=_fraction, metavar="T", help="use this threshold (score >= T is PNEUMONIA)")
+    group.add_argument("--choose", metavar="METHOD", help="choose the threshold on validation scores (see above)")
+    p.add_argument("--prevalence", type=_fraction, metavar="P", help="also show PPV/NPV at this pneumonia prevalence")
+    p.add_argument("--report", metavar="OUT.pdf", type=Path, help="write a multi-page PDF report")
+    p.add_argument("--html", metavar="OUT.html", type=Path, help="also write an HTML report (needs --report)")
+    p.add_argument("--json", action="store_true", help="also print the numbers as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=run)
