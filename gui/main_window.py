@@ -189,7 +189,7 @@ class MainWindow(QMainWindow):
         if bundle is not None:
             self.state.set_bundle(bundle)
         else:
-            self.model_status.setText("No model loaded (File > Open model... or train one)")
+            self.model_status.setText("No model loaded")
         self.startup_done = True
         self.startupFinished.emit()
 

@@ -101,19 +101,15 @@ def infer_case(bundle: Any, pixels: np.ndarray, want_heatmap: bool, progress=Non
 
 
 def describe_ood(ood: Any) -> str | None:
-    """Turn whatever core.ood returns into a warning sentence, or None when the image looks typical."""
-    if ood is None:
+    """Warning text for core.ood's ``(score, flagged)``, or None when the image looks typical."""
+    if not ood:
         return None
-    flagged = getattr(ood, "flagged", None)
-    if flagged is None and isinstance(ood, dict):
-        flagged = ood.get("flagged", ood.get("is_ood"))
+    score, flagged = ood
     if not flagged:
         return None
-    message = getattr(ood, "message", None) or (ood.get("message") if isinstance(ood, dict) else None)
-    return message or (
-        "This image is unlike the images the model was trained on (out-of-distribution check): "
-        "its score may be meaningless."
-    )
+    from core.ood import describe
+
+    return describe(float(score))
 
 
 def write_scores_csv(bundle: Any, paths: list[str], out_csv: str, threshold: float,
@@ -139,6 +135,15 @@ def write_scores_csv(bundle: Any, paths: list[str], out_csv: str, threshold: flo
         Path(tmp).unlink(missing_ok=True)
         raise
     return {"n": len(paths), "unreadable": unreadable, "path": str(out)}
+
+
+def format_score(score: float, threshold: float) -> str:
+    """'Score 0.93 - PNEUMONIA (threshold 0.62)', with more digits when two would look tied."""
+    digits = 2
+    while digits < 6 and f"{score:.{digits}f}" == f"{threshold:.{digits}f}" and score != threshold:
+        digits += 1
+    call = "PNEUMONIA" if score >= threshold else "NORMAL"
+    return f"Score {score:.{digits}f} - {call} (threshold {threshold:.{digits}f})"
 
 
 def progress_fraction(p: Any) -> float | None:
@@ -505,7 +510,7 @@ class ReviewWidget(QWidget):
         if self.score is None or t is None:
             return
         call = "PNEUMONIA" if self.score >= t else "NORMAL"
-        self.score_label.setText(f"Score {self.score:.2f} - {call} (threshold {t:.2f})")
+        self.score_label.setText(format_score(self.score, t))
         self.score_label.setToolTip(
             f"Model score {self.score:.4f} (probability-like, 0 = normal, 1 = pneumonia). "
             f"At or above the threshold {t:.4f} the model calls PNEUMONIA."

@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QLabel
+
+
+def drop(widget, paths) -> None:
+    """A real drag-enter + drop pair carrying file URLs, as a file manager sends them."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    target = widget.viewport() if hasattr(widget, "viewport") else widget
+    centre = QPoint(target.width() // 2, target.height() // 2)
+    enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(target, enter)
+    assert enter.isAccepted()
+    event = QDropEvent(QPointF(centre), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                       Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(target, event)
+    assert event.isAccepted()
+
+
+def test_object_names_exist(window):
+    names = ("reviewView", "scoreLabel", "thresholdSlider", "confusionMatrix", "rocPlot", "trainButton", "cancelButton")
+    window.build_all_screens()
+    for name in names:
+        assert window.findChild(object, name) is not None, name
+    assert "RESEARCH USE ONLY" in window.disclaimer.text()
+    assert "No model" in window.model_status.text()
+
+
+def test_drop_png_shows_score_and_heatmap(qtbot, loaded_window, tmp_path):
+    review = loaded_window.review
+    pixels = np.random.default_rng(3).integers(0, 256, (160, 140), dtype=np.uint8)
+    png = tmp_path / "case.png"
+    Image.fromarray(pixels).save(png)
+    with qtbot.waitSignal(review.heatmapShown, timeout=60000):
+        drop(review.view, [png])
+    label = loaded_window.findChild(QLabel, "scoreLabel").text()
+    threshold = loaded_window.state.threshold
+    want = loaded_window.state.bundle.score_pixels(pixels)
+    call = "PNEUMONIA" if want >= threshold else "NORMAL"
+    score_text, rest = label.removeprefix("Score ").split(" - ")
+    assert float(score_text) == pytest.approx(want, abs=0.006)
+    assert rest.startswith(call + " (threshold ")
+    assert float(rest.split("threshold ")[1].rstrip(")")) == pytest.approx(threshold, abs=0.006)
+    assert review.view.has_overlay()
+    assert np.array_equal(review.view.displayed_pixels(), pixels)  # full window: identity
+    tags = {review.tags.verticalHeaderItem(i).text(): review.tags.item(i, 0).text() for i in range(review.tags.rowCount())}
+    assert tags["Format"] == "PNG" and tags["Size (rows x cols)"] == "160 x 140"
+
+
+def test_drop_real_dicom_shows_tags_and_score(qtbot, loaded_window, dicom_dir):
+    review = loaded_window.review
+    dcm = sorted((dicom_dir / "chest").glob("rsna_*.dcm"))[0]
+    with qtbot.waitSignal(review.scored, timeout=60000):
+        drop(review.view, [dcm])
+    assert loaded_window.findChild(QLabel, "scoreLabel").text().startswith("Score ")
+    tags = {review.tags.verticalHeaderItem(i).text(): review.tags.item(i, 0).text() for i in range(review.tags.rowCount())}
+    assert tags["Modality"] == "CR"
+    assert tags["Format"] == "DICOM"
+
+
+@pytest.mark.parametrize("bad", ["sr", "empty"])
+def test_bad_file_gives_message_and_app_lives(qtbot, loaded_window, dicom_dir, tmp_path, bad):
+    review = loaded_window.review
+    path = dicom_dir / "edge" / "fod_test_SR.dcm" if bad == "sr" else tmp_path / "empty.dcm"
+    if bad == "empty":
+        path.write_bytes(b"")
+    with qtbot.waitSignal(review.loadFailed, timeout=30000):
+        drop(review.view, [path])
+    assert review.error_banner.isVisible()
+    assert path.name in review.error_banner.label.text()
+    assert "Traceback" not in review.error_banner.label.text()
+    assert "No score" in loaded_window.findChild(QLabel, "scoreLabel").text()
+    # still alive: a good image opens afterwards
+    png = tmp_path / "ok.png"
+    Image.fromarray(np.full((140, 140), 90, np.uint8)).save(png)
+    with qtbot.waitSignal(review.scored, timeout=60000):
+        drop(review.view, [png])
+    assert not review.error_banner.isVisible()
+
+
+def test_review_without_model_still_shows_image(qtbot, window, tmp_path):
+    review = window.review
+    png = tmp_path / "a.png"
+    Image.fromarray(np.full((150, 150), 50, np.uint8)).save(png)
+    with qtbot.waitSignal(review.caseShown, timeout=30000):
+        drop(review.view, [png])
+    assert review.view.has_image()
+    assert "No model" in window.findChild(QLabel, "scoreLabel").text()
+
+
+def test_folder_navigation_window_level_and_invert(qtbot, window, tmp_path):
+    review = window.review
+    for i in range(3):
+        Image.fromarray(np.full((130, 130), 40 * (i + 1), np.uint8)).save(tmp_path / f"c{i}.png")
+    with qtbot.waitSignal(review.caseShown, timeout=30000):
+        review.open_paths([str(tmp_path)])
+    assert review.case_list.count() == 3
+    window.activateWindow()
+    review.view.setFocus()
+    qtbot.waitUntil(lambda: review.view.hasFocus(), timeout=5000)
+    with qtbot.waitSignal(review.caseShown, timeout=30000):
+        qtbot.keyClick(review.view, Qt.Key.Key_PageDown)
+    assert review.index == 1
+    assert review.view.displayed_pixels()[0, 0] == 80
+    review.view.set_window(80, 40)  # level 80 -> mid grey
+    assert review.view.displayed_pixels()[0, 0] == 127
+    review.invert_btn.setChecked(True)
+    assert review.view.displayed_pixels()[0, 0] == 128
+    # a right-button drag changes the display window, never the pixels
+    view = review.view
+    vp = view.viewport()
+    qtbot.mousePress(vp, Qt.MouseButton.RightButton, pos=QPoint(50, 50))
+    qtbot.mouseMove(vp, QPoint(90, 20))
+    qtbot.mouseRelease(vp, Qt.MouseButton.RightButton, pos=QPoint(90, 20))
+    assert (view.center, view.width_) != (80.0, 40.0)
+    assert review.view.displayed_pixels().shape == (130, 130)
+    with qtbot.waitSignal(review.caseShown, timeout=30000):
+        qtbot.keyClick(review.view, Qt.Key.Key_PageUp)
+    assert review.index == 0
+
+
+def test_score_folder_to_csv(qtbot, loaded_window, tmp_path):
+    import csv
+
+    review = loaded_window.review
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((140, 140), 60 + 50 * i, np.uint8)).save(folder / f"x{i}.png")
+    (folder / "broken.png").write_bytes(b"not an image")
+    out = tmp_path / "scores.csv"
+    with qtbot.waitSignal(review.csvWritten, timeout=60000):
+        review.score_folder(str(folder), str(out))
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 4
+    bad = next(r for r in rows if r["file"].endswith("broken.png"))
+    assert bad["label"] == "UNREADABLE"
+    good = [r for r in rows if r["label"] != "UNREADABLE"]
+    t = loaded_window.state.threshold
+    for r in good:
+        assert r["label"] == ("PNEUMONIA" if float(r["score"]) >= t else "NORMAL")
