@@ -167,6 +167,11 @@ def main(argv: list[str] | None = None) -> int:
                 data = mutate(original, rng)
             path = Path(tmp) / f"case{i}{suffix}"
             path.write_bytes(data)
+            if args.keep:
+                # Survives a hard crash (a C decoder calling abort()) for reproduction.
+                args.keep.mkdir(parents=True, exist_ok=True)
+                (args.keep / "in-progress.txt").write_text(f"case{i}{suffix} from {seed_name}\n")
+                (args.keep / f"in-progress{suffix}").write_bytes(data)
             t0 = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -182,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
                     args.keep.mkdir(parents=True, exist_ok=True)
                     (args.keep / path.name).write_bytes(data)
             path.unlink()
+            if args.keep:
+                (args.keep / f"in-progress{suffix}").unlink()
+            if (i + 1) % 1000 == 0:
+                print(f"... {i + 1} inputs, {sum(c['other'] for c in counts.values())} other", flush=True)
     total = collections.Counter()
     print(f"{'seed':45s} {'loaded':>7s} {'refused':>8s} {'other':>6s}")
     for name in sorted(counts):
