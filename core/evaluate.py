@@ -340,6 +340,11 @@ def build_report(
     ap = average_precision(y, s) if both else None
     if not both:
         notes.append("Only one class is present, so AUC and average precision are undefined.")
+    elif auc is not None and auc[1] == auc[2]:
+        notes.append(
+            "The classes do not overlap at all in this sample, so the AUC interval collapses to a point; "
+            "with few images that is not evidence of perfection."
+        )
     if scores.split == "val" and on in ("val", "validation"):
         notes.append(
             "The threshold was chosen on these same validation images, so the numbers at the threshold "
@@ -394,3 +399,10 @@ def build_report(
         y_true=y,
         y_score=s,
     )
+
+
+def write_report(report: Report, pdf_path: str | Path, html_path: str | Path | None = None) -> Path:
+    """Same as :func:`core.report.write_report` (kept here because the contract names it)."""
+    from core.report import write_report as _write_report
+
+    return _write_report(report, pdf_path, html_path)

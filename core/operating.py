@@ -587,7 +587,7 @@ _SUBTYPE = re.compile(r"_(bacteria|virus)_", re.IGNORECASE)
 SUBGROUP_LABELS = {
     "bacteria": "Bacterial pneumonia",
     "virus": "Viral pneumonia",
-    "other": "Pneumonia, subtype not in file name",
+    "other": "Pneumonia (no subtype in name)",
     "normal": "NORMAL",
 }
 

@@ -268,3 +268,42 @@ def test_cli_threshold_and_errors(tmp_path, monkeypatch, capsys):
     assert _cli(["evaluate", "b", "--split", "test", "--quiet"], monkeypatch, no_test) == 1
     assert "no stored test scores" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_real_bundle_end_to_end(tmp_path):
+    """A real (tiny, untrained) Keras bundle scores real PNG files through core.evaluate."""
+    import keras
+    from PIL import Image
+
+    from core.bundle import load_bundle, save_bundle
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "data"
+    for split, n in (("train", 20), ("test", 8)):
+        for cls, level in (("NORMAL", 60), ("PNEUMONIA", 170)):
+            folder = root / split / cls
+            folder.mkdir(parents=True)
+            for i in range(n):
+                name = f"person{i}_{'virus' if i % 2 else 'bacteria'}_{i}.png" if cls == "PNEUMONIA" else f"IM-{i:04d}.png"
+                pixels = np.clip(rng.normal(level, 30, (40, 40)), 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(folder / name)
+    inputs = keras.Input((32, 32, 1))
+    x = keras.layers.GlobalAveragePooling2D()(inputs)
+    outputs = keras.layers.Dense(1, activation="sigmoid", kernel_initializer="ones", bias_initializer="zeros")(x)
+    model = keras.Model(inputs, outputs)
+    model.layers[-1].set_weights([np.array([[8.0]]), np.array([-3.6])])  # brighter -> higher score
+    card = json.loads(json.dumps(CARD))
+    card["model"]["input_shape"] = [32, 32, 1]
+    card["data"].update(split_seed=3, val_fraction=0.3)
+    path = save_bundle(tmp_path / "bundle", model, card, {})
+    bundle = load_bundle(path)
+    scores = evaluate_bundle(bundle, root, "test")
+    assert len(scores) == 16 and not scores.skipped
+    val = evaluate_bundle(bundle, root, "val")
+    report = build_report(bundle, scores, op.choose_threshold(val.y_true, val.y_score, "youden"))
+    assert report.threshold_chosen_on == "val"
+    assert report.auc is not None and report.auc[0] > 0.9
+    assert report.subgroups["virus"]["n"] == 4
+    pdf = rp.write_report(report, tmp_path / "r.pdf", tmp_path / "r.html")
+    assert _pdf_pages(pdf.read_bytes()) >= 7
