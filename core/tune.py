@@ -128,10 +128,16 @@ def tune(
     def hypermodel(hp):
         return build_from_hp(config.model, hp, image_size=size, loss=config.loss, focal_gamma=config.focal_gamma)
 
+    class _Tuner(kt.BayesianOptimization):
+        # keras-tuner 1.4 imports tensorboard for every trial under the TF backend, only to patch
+        # TensorBoard callbacks; we pass none, and tensorboard is not a dependency of the app.
+        def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
+            return None
+
     workdir = Path(tempfile.mkdtemp(prefix="pneumoscope-tune-", dir=tuner_dir))
     t0 = time.perf_counter()
     try:
-        tuner = kt.BayesianOptimization(
+        tuner = _Tuner(
             hypermodel, objective=kt.Objective(objective, direction=direction), max_trials=max_trials,
             seed=config.seed, directory=str(workdir), project_name="search", overwrite=True,
         )
