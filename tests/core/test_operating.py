@@ -142,6 +142,24 @@ def test_wilson_coverage_is_about_95_percent():
     assert 0.93 <= hits / sims <= 0.97
 
 
+def test_f1_and_balanced_accuracy_interval_coverage():
+    rng = np.random.default_rng(11)
+    sens, spec, prev, n, sims = 0.9, 0.75, 0.6, 150, 1500
+    precision = sens * prev / (sens * prev + (1 - spec) * (1 - prev))
+    true_f1 = 2 * precision * sens / (precision + sens)
+    true_bal = (sens + spec) / 2
+    y = rng.random((sims, n)) < prev
+    called = np.where(y, rng.random((sims, n)) < sens, rng.random((sims, n)) >= spec)
+    hits_f1 = hits_bal = 0
+    for yi, ci in zip(y, called, strict=True):
+        tp, fp, fn = int((yi & ci).sum()), int((~yi & ci).sum()), int((yi & ~ci).sum())
+        p = op.point_from_counts(0.5, tp, fp, n - tp - fp - fn, fn)
+        hits_f1 += p.f1[1] <= true_f1 <= p.f1[2]
+        hits_bal += p.balanced_accuracy[1] <= true_bal <= p.balanced_accuracy[2]
+    assert 0.93 <= hits_f1 / sims <= 0.97
+    assert 0.93 <= hits_bal / sims <= 0.97
+
+
 def test_delong_interval_coverage_on_binormal_data():
     rng = np.random.default_rng(7)
     true_auc = 0.8
