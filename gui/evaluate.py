@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -34,54 +33,29 @@ REPORT_ROWS = ("NORMAL", "PNEUMONIA", "macro avg", "weighted avg")
 
 def compute_evaluation(bundle: Any, split: str, data_root: str | None, threshold: float,
                        progress=None, should_stop=None) -> dict[str, Any]:
-    """Scores (fresh from a data folder or stored in the bundle) and everything shown from them."""
-    from core.operating import OperatingCurve, classification_report, roc_auc
+    """core.evaluate's report (scores fresh from a data folder, or stored in the bundle) and figures."""
+    from core.evaluate import build_report, evaluate_bundle, stored_scores
+    from core.report import calibration_figure, roc_figure
 
-    scores_obj = None
     if data_root:
-        from core.evaluate import evaluate_bundle
-
-        scores_obj = evaluate_bundle(bundle, data_root, split)
-        y_true, y_score = np.asarray(scores_obj.y_true), np.asarray(scores_obj.y_score)
-        source = f"scored now from {data_root}"
+        scores = evaluate_bundle(bundle, data_root, split, progress=progress, should_stop=should_stop)
     else:
-        y_true, y_score, _files = bundle.scores(split)
-        source = "stored in the bundle"
-    report = classification_report(y_true, y_score, threshold)
-    point = OperatingCurve(y_true, y_score).at(threshold)
-    try:
-        auc = roc_auc(y_true, y_score)
-    except Exception:
-        auc = None
-    figures = {}
-    try:
-        from core import report as core_report
-
-        for key, name in (("roc", "roc_figure"), ("calibration", "calibration_figure")):
-            builder = getattr(core_report, name, None)
-            if builder is not None:
-                try:
-                    figures[key] = builder(y_true, y_score, threshold=threshold)
-                except TypeError:
-                    figures[key] = builder(y_true, y_score)
-    except ImportError:
-        pass
-    return {"y_true": y_true, "y_score": y_score, "report": report, "point": point, "auc": auc,
-            "figures": figures, "source": source, "scores_obj": scores_obj, "split": split, "threshold": threshold}
+        scores = stored_scores(bundle, split)
+    report = build_report(bundle, scores=scores, threshold=threshold, split=split)
+    figures = {
+        "roc": roc_figure(scores.y_true, scores.y_score, threshold=threshold),
+        "calibration": calibration_figure(scores.y_true, scores.y_score, threshold=threshold),
+    }
+    return {"report": report, "figures": figures, "split": split, "threshold": threshold}
 
 
-def export_report(bundle: Any, result: dict[str, Any], pdf_path: str, data_root: str | None) -> str:
-    from core.report import build_report, write_report
-
-    try:
-        report = build_report(bundle, split=result["split"], scores=result.get("scores_obj"), data_root=data_root)
-    except TypeError:
-        report = build_report(bundle)
-    write_report(report, pdf_path)
+def export_report(bundle: Any, report: Any, pdf_path: str) -> str:
     from core.audit import AuditLog
+    from core.report import write_report
 
-    AuditLog().report_exported(pdf_path, bundle=bundle, split=result["split"], threshold=result["threshold"])
-    return pdf_path
+    path = write_report(report, pdf_path)
+    AuditLog().report_exported(path, bundle=bundle, split=report.split, threshold=report.threshold)
+    return str(path)
 
 
 class EvaluateWidget(QWidget):
@@ -185,6 +159,11 @@ class EvaluateWidget(QWidget):
             return None
         split = self.split_combo.currentData()
         data_root = self.data_edit.text().strip() or None
+        if split == "test":
+            self.info.show_message("Test results are for reporting only: do not change the threshold or the "
+                                   "model because of them.")
+        else:
+            self.info.hide()
         if data_root is None and not bundle.has_scores(split):
             self.banner.show_message(f"This bundle has no stored {split} scores: choose a data folder to score.")
             return None
@@ -207,23 +186,32 @@ class EvaluateWidget(QWidget):
         self.eval_btn.setEnabled(True)
         self.export_btn.setEnabled(True)
         self.result = result
-        rep = result["report"]
+        report = result["report"]
+        rep = report.classification
         for i, name in enumerate(REPORT_ROWS):
             entry = rep.get(name) or {}
             for j, key in enumerate(("precision", "recall", "f1-score", "support")):
                 v = entry.get(key)
                 text = "" if v is None else (f"{int(v)}" if key == "support" else f"{float(v):.3f}")
                 self.report_table.setItem(i, j, QTableWidgetItem(text))
-        p = result["point"]
+        p = report.point
         self.matrix.set_counts(p.tp, p.fp, p.tn, p.fn)
-        auc = result["auc"]
+        auc = report.auc
         auc_text = f"AUC {auc[0]:.3f} (95% CI {auc[1]:.3f}-{auc[2]:.3f})" if auc else "AUC undefined"
-        acc = p.accuracy
-        split_name = "TEST (report only)" if result["split"] == "test" else "validation"
-        self.summary.setText(
-            f"<b>{split_name}</b>, {len(result['y_true'])} images, scores {result['source']}.<br>"
-            f"{auc_text}; accuracy {acc[0]:.3f} ({acc[1]:.3f}-{acc[2]:.3f}) at threshold {result['threshold']:.3f}."
-        )
+        acc, sens, spec = p.accuracy, p.sensitivity, p.specificity
+        split_name = "TEST split (report only)" if report.split == "test" else "Validation split"
+        lines = [
+            f"<b>{split_name}</b>: {report.n} images ({report.n_pos} pneumonia, {report.n_neg} normal); {report.source}.",
+            f"{auc_text}. At threshold {report.threshold:.3f} ({report.threshold_method}): "
+            f"sensitivity {sens[0]:.3f} ({sens[1]:.3f}-{sens[2]:.3f}), specificity {spec[0]:.3f} "
+            f"({spec[1]:.3f}-{spec[2]:.3f}), accuracy {acc[0]:.3f} ({acc[1]:.3f}-{acc[2]:.3f}).",
+            f"Brier {report.brier:.3f}, ECE {report.ece:.3f}.",
+        ]
+        if report.split_note:
+            lines.append(f"<i>{report.split_note}</i>")
+        if report.skipped:
+            lines.append(f"{len(report.skipped)} file(s) could not be read and were skipped.")
+        self.summary.setText("<br>".join(lines))
         while self.fig_layout.count():
             w = self.fig_layout.takeAt(0).widget()
             if w is not None and w is not self.fig_placeholder:
@@ -234,18 +222,6 @@ class EvaluateWidget(QWidget):
             canvas = FigureCanvas(fig)
             self.fig_layout.addWidget(canvas)
             self.canvases.append(canvas)
-        if not self.canvases:
-            from core.operating import pr_curve, roc_curve
-            from gui.plots import CurvePlot
-
-            plot = CurvePlot()
-            plot.setObjectName("evalCurves")
-            fpr, tpr, _ = roc_curve(result["y_true"], result["y_score"])
-            prec, rec, _ = pr_curve(result["y_true"], result["y_score"])
-            plot.set_curves(fpr, tpr, prec, rec, roc_title=f"ROC, {auc_text}")
-            plot.set_point(1 - p.specificity[0], p.sensitivity[0], p.sensitivity[0], p.precision[0])
-            self.fig_layout.addWidget(plot)
-            self.canvases.append(plot)
         self.evaluated.emit(result)
 
     def export_dialog(self) -> None:
@@ -259,7 +235,7 @@ class EvaluateWidget(QWidget):
         if self.result is None or self.state.bundle is None:
             return None
         self.progress.show()
-        worker = Worker(export_report, self.state.bundle, self.result, pdf_path, self.data_edit.text().strip() or None)
+        worker = Worker(export_report, self.state.bundle, self.result["report"], pdf_path)
         worker.signals.finished.connect(self._on_exported)
         worker.signals.failed.connect(self._on_failed)
         self.runner.start(worker)

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QSlider
+
+from core.operating import OperatingCurve
+
+
+def test_slider_moves_confusion_matrix_like_core(qtbot, loaded_window):
+    explorer = loaded_window.threshold
+    bundle = loaded_window.state.bundle
+    y_true, y_score, _ = bundle.scores("val")
+    curve = OperatingCurve(y_true, y_score)
+    slider = loaded_window.findChild(QSlider, "thresholdSlider")
+    matrix = explorer.matrix
+    assert explorer.split == "val"
+    # Thresholds at the scores themselves (ties decide the call there) and between them.
+    probes = sorted({round(float(s) * 1000) for s in y_score} | {0, 137, 500, 1000})
+    for pos in probes:
+        slider.setValue(pos)
+        t = pos / 1000
+        tp, fp, tn, fn = curve.counts_at(t)
+        assert matrix.counts() == {"tp": tp, "fp": fp, "tn": tn, "fn": fn}, t
+        assert explorer.spin.value() == pytest.approx(t)
+        sens = explorer.table.item(0, 0).text()
+        want = curve.at(t).sensitivity[0]
+        assert sens == ("-" if not np.isfinite(want) else f"{want:.3f}")
+    slider.setValue(500)
+    slider.setFocus()
+    before = slider.value()
+    qtbot.keyClick(slider, Qt.Key.Key_PageUp)
+    assert slider.value() != before
+    tp, fp, tn, fn = curve.counts_at(slider.value() / 1000)
+    assert matrix.counts() == {"tp": tp, "fp": fp, "tn": tn, "fn": fn}
+
+
+def test_spinbox_and_split_switch(loaded_window):
+    explorer = loaded_window.threshold
+    loaded_window.tabs.setCurrentWidget(explorer)
+    explorer.spin.setValue(0.25)
+    assert explorer.slider.value() == 250
+    i = explorer.split_combo.findData("test")
+    assert i >= 0 and "report only" in explorer.split_combo.itemText(i)
+    explorer.split_combo.setCurrentIndex(i)
+    assert explorer.split == "test"
+    assert explorer.note.isVisible() and "reporting only" in explorer.note.label.text()
+    y_true, y_score, _ = loaded_window.state.bundle.scores("test")
+    tp, fp, tn, fn = OperatingCurve(y_true, y_score).counts_at(0.25)
+    assert explorer.matrix.counts() == {"tp": tp, "fp": fp, "tn": tn, "fn": fn}
+    # default prevalence is the split's own
+    assert explorer.prevalence.value() == pytest.approx(np.mean(y_true), abs=1e-3)
+
+
+def test_choosers_use_validation_scores(loaded_window):
+    from core.operating import choose_threshold
+
+    explorer = loaded_window.threshold
+    explorer.split_combo.setCurrentIndex(explorer.split_combo.findData("test"))
+    y_val, s_val, _ = loaded_window.state.bundle.scores("val")
+    explorer.youden_btn.click()
+    want = choose_threshold(y_val, s_val, "youden")
+    assert explorer.threshold == pytest.approx(round(want.threshold, 6), abs=1e-9) or explorer.threshold == pytest.approx(want.threshold)
+    assert "validation" in explorer.reason_label.text()
+    explorer.sens_target.setValue(0.9)
+    explorer.sens_btn.click()
+    want = choose_threshold(y_val, s_val, "sens", target=0.9)
+    assert explorer.threshold == pytest.approx(want.threshold)
+    explorer.cost_btn.click()
+    assert "cost" in explorer.reason_label.text().lower()
+
+
+def _audit_records():
+    from core.audit import AuditLog
+
+    return AuditLog().read(event="threshold_adopted")
+
+
+def test_adopt_threshold_writes_card_and_audit_and_review_follows(qtbot, loaded_window, monkeypatch):
+    import gui.threshold
+
+    monkeypatch.setattr(gui.threshold, "ask_adoption", lambda parent, t: ("Dr Test", "agreed at M&M"))
+    explorer = loaded_window.threshold
+    path = loaded_window.state.bundle.path
+    explorer.spin.setValue(0.314)
+    seen = []
+    loaded_window.state.thresholdChanged.connect(seen.append)
+    new = explorer.adopt()
+    assert new is not None and new.path == path
+    card = json.loads((path / "card.json").read_text())
+    assert card["threshold"]["value"] == pytest.approx(0.314)
+    assert card["threshold"]["adopted_by"] == "Dr Test"
+    assert loaded_window.state.threshold == pytest.approx(0.314)
+    assert seen and seen[-1] == pytest.approx(0.314)
+    records = _audit_records()
+    assert len(records) == 1 and records[0]["value"] == pytest.approx(0.314)
+    assert records[0]["reason"] == "agreed at M&M"
+    # review renders its score against the adopted threshold
+    review = loaded_window.review
+    review.score = 0.3
+    review._render_score()
+    assert review.score_label.text().endswith("(threshold 0.31)") and "NORMAL" in review.score_label.text()
+
+
+def test_adopt_on_shipped_bundle_copies_to_user_models(qtbot, window, tiny_bundle_path, tmp_path, monkeypatch):
+    import core.paths
+    import gui.threshold
+    from core.bundle import load_bundle
+
+    fake_install = tmp_path / "install"
+    shipped = fake_install / "models" / "default"
+    shutil.copytree(tiny_bundle_path, shipped)
+    monkeypatch.setattr(core.paths, "install_root", lambda: fake_install)
+    before = (shipped / "card.json").read_text()
+    window.state.set_bundle(load_bundle(shipped))
+    monkeypatch.setattr(gui.threshold, "ask_adoption", lambda parent, t: ("Dr Test", "site setting"))
+    window.threshold.spin.setValue(0.6)
+    new = window.threshold.adopt()
+    assert new is not None
+    assert (shipped / "card.json").read_text() == before  # shipped bundle untouched
+    assert core.paths.user_models_dir() in new.path.parents
+    assert json.loads((new.path / "card.json").read_text())["threshold"]["value"] == pytest.approx(0.6)
+    assert "copied" in window.threshold.reason_label.text()
+    assert _audit_records()[-1]["value"] == pytest.approx(0.6)
+
+
+def test_cancelled_adoption_changes_nothing(loaded_window, monkeypatch):
+    import gui.threshold
+
+    monkeypatch.setattr(gui.threshold, "ask_adoption", lambda parent, t: None)
+    before = loaded_window.state.threshold
+    loaded_window.threshold.spin.setValue(0.9)
+    assert loaded_window.threshold.adopt() is None
+    assert loaded_window.state.threshold == before
+    assert _audit_records() == []
