@@ -186,13 +186,15 @@ def fit_model(model, data: LoadedData, config: TrainConfig, epochs: int, channel
     """
     import keras
 
-    from core.distribute import shard_by_data
+    from core.distribute import patch_symbolic_build, shard_by_data
 
     x_tr, y_tr, _ = data.arrays["train"]
     x_va, y_va, _ = data.arrays["val"]
     train_ds = shard_by_data(make_tf_dataset(x_tr, y_tr, config.batch_size, channels,
                                              config.augment_config(), shuffle=True, seed=config.seed), strategy)
     val_ds = shard_by_data(make_tf_dataset(x_va, y_va, config.batch_size, channels, None, False), strategy)
+    patch_symbolic_build(model, strategy, next(iter(make_tf_dataset(
+        x_tr[: config.batch_size], y_tr[: config.batch_size], config.batch_size, channels, None, False))))
     batches = math.ceil(len(x_tr) / config.batch_size)
     mode = "min" if "loss" in config.monitor else "max"
     ckpt = work_dir / "best.weights.h5"
