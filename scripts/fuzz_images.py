@@ -39,7 +39,8 @@ DICOM_SEEDS = [
     "edge/pdd_vlut_04.dcm",  # VOI LUT sequence
     "edge/pdd_mlut_18.dcm",  # modality LUT sequence
 ]
-BUNDLED_SEEDS = ["MR_small_jp2klossless.dcm", "SC_rgb_rle.dcm", "examples_palette.dcm"]
+BUNDLED_SEEDS = ["MR_small_jp2klossless.dcm", "SC_rgb_rle.dcm", "examples_palette.dcm",
+                 "MR_small_jpeg_ls_lossless.dcm", "JPGExtended.dcm"]
 
 
 class Hang(Exception):
@@ -146,7 +147,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds before an input counts as a hang")
     parser.add_argument("--keep", type=Path, default=None, help="folder to save inputs that failed")
+    parser.add_argument(
+        "--without", action="append", default=[], metavar="DIST",
+        help="act as if this decoder plugin were not installed (e.g. pylibjpeg-libjpeg, as in a "
+        "build without the GPL extra); may be repeated",
+    )
     args = parser.parse_args(argv)
+    if args.without:
+        import core.imaging as imaging
+
+        real = imaging._plugin_installed
+        imaging._plugin_installed = lambda plugin: plugin.dist not in args.without and real(plugin)
 
     signal.signal(signal.SIGALRM, _on_alarm)
     rng = np.random.default_rng(args.seed)
