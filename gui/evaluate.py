@@ -41,7 +41,9 @@ def compute_evaluation(bundle: Any, split: str, data_root: str | None, threshold
         scores = evaluate_bundle(bundle, data_root, split, progress=progress, should_stop=should_stop)
     else:
         scores = stored_scores(bundle, split)
-    report = build_report(bundle, scores=scores, threshold=threshold, split=split)
+    # The adopted threshold comes from the card, so the report names how it was chosen.
+    same = abs(float(bundle.threshold) - threshold) < 1e-12
+    report = build_report(bundle, scores=scores, threshold=None if same else threshold, split=split)
     figures = {
         "roc": roc_figure(scores.y_true, scores.y_score, threshold=threshold),
         "calibration": calibration_figure(scores.y_true, scores.y_score, threshold=threshold),

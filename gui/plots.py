@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from PySide6.QtWidgets import QSizePolicy
 
 
@@ -120,6 +121,7 @@ class HistoryPlot(FigureCanvas):
                     ax.plot(range(1, len(values) + 1), values, style, ms=3, lw=1.4, label=label)
             if ax.lines:
                 ax.legend(fontsize=7)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         self.draw_idle()
 
     def _find(self, prefix: str, key: str) -> list[float]:

@@ -100,6 +100,29 @@ def infer_case(bundle: Any, pixels: np.ndarray, want_heatmap: bool, progress=Non
     return {"score": float(score), "ood": ood, "rgba": rgba, "t_score": t_score, "t_total": time.perf_counter() - t0}
 
 
+def load_and_audit(path: str) -> Any:
+    """Load a case and record that it was opened (hashes only), both off the GUI thread."""
+    from core.imaging import load_image
+
+    xray = load_image(path)
+    try:
+        from core.audit import AuditLog
+
+        AuditLog().case_opened(xray)
+    except Exception:  # auditing must never block review
+        pass
+    return xray
+
+
+def audit_prediction(xray: Any, score: float, threshold: float, bundle: Any) -> None:
+    try:
+        from core.audit import AuditLog
+
+        AuditLog().prediction(xray, score, threshold, bundle=bundle)
+    except Exception:
+        pass
+
+
 def describe_ood(ood: Any) -> str | None:
     """Warning text for core.ood's ``(score, flagged)``, or None when the image looks typical."""
     if not ood:
@@ -251,6 +274,8 @@ class ReviewWidget(QWidget):
         self.case_list = QListWidget()
         self.case_list.setObjectName("caseList")
         self.case_list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.case_list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.case_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.case_list.currentRowChanged.connect(self._on_row)
         lv.addWidget(self.case_list)
         self.case_count = QLabel("")
@@ -318,7 +343,7 @@ class ReviewWidget(QWidget):
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
         split.setStretchFactor(2, 0)
-        split.setSizes([200, 700, 320])
+        split.setSizes([240, 760, 330])
         outer.addWidget(split, 1)
 
         for keys, slot in (
@@ -395,14 +420,12 @@ class ReviewWidget(QWidget):
             self.case_list.setCurrentRow(self.index - 1)
 
     def load_index(self, index: int) -> None:
-        from core.imaging import load_image
-
         self.index = index
         self._gen += 1
         gen = self._gen
         path = self.paths[index]
         self.timings = {"t_request": time.perf_counter()}
-        worker = Worker(load_image, path)
+        worker = Worker(load_and_audit, path)
         worker.signals.finished.connect(lambda xray, g=gen: self._on_loaded(g, xray))
         worker.signals.failed.connect(lambda exc, g=gen, p=path: self._on_load_failed(g, p, exc))
         self.io.start(worker)
@@ -418,7 +441,9 @@ class ReviewWidget(QWidget):
         self.warning_banner.hide()
         self.score_label.setText("No score (file not readable)")
         self._set_call("none")
-        self.error_banner.show_message(f"Could not open {Path(path).name}: {user_message(exc)}")
+        message = user_message(exc)
+        name = Path(path).name
+        self.error_banner.show_message(message if name in message else f"Could not open {name}: {message}")
         self.loadFailed.emit(str(exc))
 
     def _on_loaded(self, gen: int, xray: Any) -> None:
@@ -442,21 +467,8 @@ class ReviewWidget(QWidget):
         self._render_warnings()
         self.timings["t_shown"] = time.perf_counter()
         self.state.set_case(xray)
-        self._audit("case_opened", xray)
         self.caseShown.emit(xray)
         self._start_inference(xray)
-
-    def _audit(self, what: str, xray: Any, **extra: Any) -> None:
-        try:
-            from core.audit import AuditLog
-
-            log = AuditLog()
-            if what == "case_opened":
-                log.case_opened(xray)
-            else:
-                log.prediction(xray, extra["score"], extra["threshold"], bundle=self.state.bundle)
-        except Exception:  # auditing must never block review
-            pass
 
     # --- inference -----------------------------------------------------------------
     def _start_inference(self, xray: Any) -> None:
@@ -483,7 +495,7 @@ class ReviewWidget(QWidget):
         self._render_score()
         self._render_warnings()
         if self.state.case is not None and self.state.threshold is not None:
-            self._audit("prediction", self.state.case, score=self.score, threshold=self.state.threshold)
+            self.io.start(Worker(audit_prediction, self.state.case, self.score, self.state.threshold, self.state.bundle))
         self.scored.emit(self.score)
 
     def _on_inferred(self, gen: int, result: dict[str, Any]) -> None:
@@ -495,6 +507,7 @@ class ReviewWidget(QWidget):
         self.view.set_overlay_visible(self.heat_check.isChecked())
         self.timings["t_heatmap"] = time.perf_counter()
         self.timings["model_s"] = result.get("t_total", float("nan"))
+        self.timings["score_s"] = result.get("t_score", float("nan"))
         self.heatmapShown.emit()
 
     def _on_infer_failed(self, gen: int, exc: BaseException) -> None:

@@ -195,7 +195,8 @@ class ThresholdExplorer(QWidget):
         self.table.setObjectName("metricsTable")
         self.table.setHorizontalHeaderLabels(["Value", "95% interval"])
         self.table.setVerticalHeaderLabels([r[0] for r in METRIC_ROWS])
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         for i in range(len(METRIC_ROWS)):
             for j in range(2):
@@ -204,6 +205,7 @@ class ThresholdExplorer(QWidget):
                 self.table.setItem(i, j, item)
         self.table.setMinimumHeight(240)
         lv.addWidget(self.table)
+        left.setMinimumWidth(440)
         split.addWidget(left)
 
         right = QWidget()
@@ -213,8 +215,9 @@ class ThresholdExplorer(QWidget):
         rv.addWidget(self.plot, 1)
         rv.addWidget(self._chooser_box())
         split.addWidget(right)
-        split.setStretchFactor(0, 2)
-        split.setStretchFactor(1, 3)
+        split.setStretchFactor(0, 0)
+        split.setStretchFactor(1, 1)
+        split.setSizes([470, 930])
         outer.addWidget(split, 1)
 
     def _chooser_box(self) -> QGroupBox:

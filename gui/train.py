@@ -446,6 +446,13 @@ class TrainWidget(QWidget):
             bundles = list_bundles()
         except OSError:
             bundles = []
+        bundle = self.state.bundle
+        if bundle is not None and all(Path(b["path"]) != Path(bundle.path) for b in bundles):
+            auc = ((bundle.card.get("metrics") or {}).get("val") or {}).get("auc")
+            bundles.insert(0, {"path": str(bundle.path), "name": bundle.name, "created": bundle.card.get("created", ""),
+                               "model": (bundle.card.get("model") or {}).get("name", ""),
+                               "threshold": bundle.threshold, "shipped": False,
+                               "val_auc": auc[0] if isinstance(auc, (list, tuple)) else auc})
         for b in bundles:
             auc = f"val AUC {b['val_auc']:.3f}" if isinstance(b["val_auc"], (int, float)) else "val AUC ?"
             thr = f"thr {b['threshold']:.3f}" if isinstance(b["threshold"], (int, float)) else ""

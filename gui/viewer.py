@@ -29,11 +29,16 @@ def rgba_qimage(rgba: np.ndarray) -> QImage:
 
 def heat_rgba(heat: np.ndarray) -> np.ndarray:
     """Colour a [0, 1] heatmap for display; weak evidence fades out so anatomy stays visible."""
-    from matplotlib import colormaps
+    from core.explain import colormap_lut
 
     h = np.clip(np.nan_to_num(np.asarray(heat, dtype=np.float32)), 0.0, 1.0)
-    rgba = (colormaps["jet"](h) * 255).astype(np.uint8)
-    rgba[..., 3] = (np.clip(h * 1.6, 0.0, 1.0) * 255).astype(np.uint8)
+    index = (h * 255.0).astype(np.uint8)
+    # Below a quarter of the peak the map is fully transparent: a diffuse wash of colour
+    # over the whole film hides the anatomy and says nothing.
+    alpha = (np.clip((np.arange(256, dtype=np.float32) / 255.0 - 0.25) / 0.5, 0.0, 1.0) * 255).astype(np.uint8)
+    rgba = np.empty((*h.shape, 4), dtype=np.uint8)
+    rgba[..., :3] = colormap_lut("jet")[index]
+    rgba[..., 3] = alpha[index]
     return rgba
 
 

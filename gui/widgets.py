@@ -102,7 +102,8 @@ class ConfusionMatrixWidget(QWidget):
         big.setBold(True)
         p.setPen(pal.windowText().color())
         p.setFont(small)
-        p.drawText(QRectF(head_w, 0, 2 * cell_w, 18), Qt.AlignmentFlag.AlignCenter, "Model says (at threshold)")
+        p.drawText(QRectF(head_w, 0, 2 * cell_w, 18), Qt.AlignmentFlag.AlignCenter,
+                   "Model says (at threshold); % of the true class")
         for j, name in enumerate(self._labels):
             p.setFont(bold)
             p.drawText(QRectF(head_w + j * cell_w, 18, cell_w, head_h - 18), Qt.AlignmentFlag.AlignCenter, name)
@@ -131,10 +132,10 @@ class ConfusionMatrixWidget(QWidget):
                 p.drawRoundedRect(rect, 5, 5)
                 p.setPen(QColor("#111111") if share < 0.6 else QColor("#ffffff"))
                 p.setFont(big)
-                p.drawText(rect.adjusted(0, 0, 0, -rect.height() * 0.35), Qt.AlignmentFlag.AlignCenter | Qt.AlignmentFlag.AlignBottom, str(n))
+                p.drawText(rect.adjusted(0, 0, 0, -rect.height() * 0.45), Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom, str(n))
                 p.setFont(small)
                 p.drawText(
-                    rect.adjusted(0, rect.height() * 0.62, 0, 0),
+                    rect.adjusted(2, rect.height() * 0.58, -2, 0),
                     Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
-                    f"{tag} · {share:.1%} of row",
+                    f"{tag} · {share:.1%}",
                 )

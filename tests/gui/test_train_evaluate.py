@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtWidgets import QMessageBox, QPushButton
+
+
+def _setup_form(train, root, epochs):
+    train.data_edit.setText(str(root))
+    train.size.setValue(32)
+    train.epochs.setValue(epochs)
+    train.batch.setValue(16)
+    train.augment.setChecked(False)
+    train.seed.setValue(3)
+
+
+def test_scan_shows_counts(qtbot, window, tiny_dataset):
+    from core.data import scan_dataset
+
+    train = window.train
+    with qtbot.waitSignal(train.scanned, timeout=60000):
+        train.scan(str(tiny_dataset))
+    counts = scan_dataset(tiny_dataset).counts()
+    table = train.counts_table
+    headers = [table.horizontalHeaderItem(j).text() for j in range(table.columnCount())]
+    for i in range(table.rowCount()):
+        split = table.verticalHeaderItem(i).text()
+        for j, cls in enumerate(headers[:-1]):
+            assert int(table.item(i, j).text()) == counts[split][cls]
+    assert train.samples_grid.count() > 2  # titles and thumbnails
+
+
+def test_train_through_screen_then_activate(qtbot, window, tiny_dataset):
+    from core import paths
+
+    train = window.train
+    _setup_form(train, tiny_dataset, epochs=1)
+    button = window.findChild(QPushButton, "trainButton")
+    with qtbot.waitSignal(train.trainingFinished, timeout=240000) as blocker:
+        button.click()
+        assert train.is_running()
+        assert not button.isEnabled() and window.findChild(QPushButton, "cancelButton").isEnabled()
+    path = blocker.args[0]
+    assert paths.user_models_dir() in path.parents and (path / "model.keras").is_file()
+    assert train.progress.value() == 1000
+    listed = [train.models.item(i).data(0x0100) for i in range(train.models.count())]
+    assert str(path) in listed
+    with qtbot.waitSignal(window.bundleLoaded, timeout=60000):
+        train._activate()
+    assert window.state.bundle.path == path
+    assert "ACTIVE" in train.models.currentItem().text()
+
+
+def test_cancel_training_and_close_while_training(qtbot, window, tiny_dataset, monkeypatch):
+    from core import paths
+
+    train = window.train
+    _setup_form(train, tiny_dataset, epochs=200)
+    with qtbot.waitSignal(train.progress.valueChanged, timeout=240000):
+        train.start_training()
+    with qtbot.waitSignal(train.trainingCancelled, timeout=120000):
+        window.findChild(QPushButton, "cancelButton").click()
+    assert not train.is_running()
+    assert [p for p in paths.user_models_dir().iterdir() if not p.name.startswith(".")] == []
+    # Closing during training asks, cancels and waits for the thread.
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.Yes)
+    with qtbot.waitSignal(train.progress.valueChanged, timeout=240000):
+        train.start_training()
+    assert train.is_running()
+    window.close()
+    assert asked and not train.is_running()
+    assert [p for p in paths.user_models_dir().iterdir() if not p.name.startswith(".")] == []
+
+
+def test_evaluate_stored_scores_and_export(qtbot, loaded_window, tmp_path):
+    from core.audit import AuditLog
+    from core.operating import OperatingCurve
+
+    ev = loaded_window.evaluate
+    ev.split_combo.setCurrentIndex(ev.split_combo.findData("val"))
+    with qtbot.waitSignal(ev.evaluated, timeout=60000):
+        ev.run_evaluation()
+    y_true, y_score, _ = loaded_window.state.bundle.scores("val")
+    t = loaded_window.state.threshold
+    tp, fp, tn, fn = OperatingCurve(y_true, y_score).counts_at(t)
+    assert ev.matrix.counts() == {"tp": tp, "fp": fp, "tn": tn, "fn": fn}
+    assert int(ev.report_table.item(1, 3).text()) == int(np.sum(y_true == 1))
+    assert int(ev.report_table.item(0, 3).text()) == int(np.sum(y_true == 0))
+    assert len(ev.canvases) == 2
+    pdf = tmp_path / "report.pdf"
+    with qtbot.waitSignal(ev.exported, timeout=120000):
+        ev.export(str(pdf))
+    assert pdf.read_bytes()[:4] == b"%PDF"
+    assert len(AuditLog().read(event="report_exported")) == 1
+
+
+def test_about_dialog_shows_model_and_copies(qtbot, loaded_window):
+    from PySide6.QtGui import QGuiApplication
+
+    from gui.about import AboutDialog
+
+    dialog = AboutDialog(loaded_window.state.bundle, loaded_window)
+    qtbot.addWidget(dialog)
+    text = dialog.text.toPlainText()
+    bundle = loaded_window.state.bundle
+    assert bundle.sha256[:12] in text
+    assert "intended" in text.lower()
+    dialog.copy()
+    assert QGuiApplication.clipboard().text() == text
+    assert f"{bundle.threshold:.3f}"[:4] in text
