@@ -66,7 +66,7 @@ def reliability_curve(
     if strategy == "uniform":
         edges = np.linspace(0.0, 1.0, int(n_bins) + 1)
     elif strategy == "quantile":
-        edges = np.percentile(p, np.linspace(0, 100, int(n_bins) + 1))
+        edges = np.percentile(p, np.linspace(0, 1, int(n_bins) + 1) * 100)
     else:
         raise MetricsError(f"Unknown binning {strategy!r}; use 'uniform' or 'quantile'.")
     ids = np.searchsorted(edges[1:-1], p)

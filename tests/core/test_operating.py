@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from statistics import NormalDist
 
 import numpy as np
@@ -97,7 +98,7 @@ def test_auc_roc_pr_ap_match_sklearn(data):
     assert op.average_precision(y, s) == pytest.approx(skm.average_precision_score(y, s), abs=1e-12)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(data=labelled_scores(), draw=st.data())
 def test_classification_report_matches_sklearn(data, draw):
     y, s, levels = data
@@ -112,9 +113,10 @@ def test_classification_report_matches_sklearn(data, draw):
                 assert ours[key][k] == pytest.approx(v, abs=1e-12), (key, k)
         else:
             assert ours[key] == pytest.approx(value, abs=1e-12), key
-    if 0 < y.sum() < len(y):  # sklearn prints an absent class's support as "0.0"; we print "0"
-        text = skm.classification_report(y, pred, labels=[0, 1], target_names=NAMES, zero_division=0)
-        assert op.format_classification_report(ours) == text
+    text = skm.classification_report(y, pred, labels=[0, 1], target_names=NAMES, zero_division=0)
+    # sklearn sometimes prints supports as floats ("4.0") when a 0/0 occurred; we always print ints.
+    text = re.sub(r" (\d+)\.0$", lambda m: m.group(1).rjust(len(m.group(0))), text, flags=re.M)
+    assert op.format_classification_report(ours) == text
 
 
 # ----------------------------------------------------------------------------- intervals
