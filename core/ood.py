@@ -57,8 +57,15 @@ def _final_dense(model: Any) -> Any:
 def feature_layer_name(model: Any) -> str:
     """Name of the layer whose output feeds the final Dense layer (the features)."""
     tensor = _final_dense(model).input
-    history = getattr(tensor, "_keras_history", None)
-    return history.operation.name if history is not None else "?"
+    for _ in range(10):  # Dropout is the identity at inference: name the layer that makes the features
+        history = getattr(tensor, "_keras_history", None)
+        if history is None:
+            return "?"
+        layer = history.operation
+        if type(layer).__name__ not in ("Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout"):
+            return layer.name
+        tensor = layer.input
+    return "?"
 
 
 _FEATURE_MODELS: dict[int, tuple[weakref.ref, Any, Any]] = {}
