@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,11 @@ DICOM_SUFFIXES = frozenset({".dcm", ".dicom", ".dic"})
 
 # Decompression-bomb guard for every format (Pillow's own default is ~89 MP, warn-only).
 MAX_PIXELS = 100_000_000
+# warnings.catch_warnings() swaps process-wide state; the training loader and GUI workers load
+# from several threads, so the DICOM path (which must see pydicom's truncation warnings) is
+# serialised. Pillow formats need no warnings filter (sizes are checked explicitly).
+_WARNINGS_LOCK = threading.RLock()
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 # Below this many pixels a side the image is too coarse to be a chest radiograph for the model.
 MIN_SIDE = 128
 
@@ -307,6 +313,11 @@ _TRUNCATION_HINTS = ("end of file", "truncat", "unexpected end", "expected bytes
 
 
 def _load_dicom(p: Path, name: str) -> XRay:
+    with _WARNINGS_LOCK:
+        return _load_dicom_locked(p, name)
+
+
+def _load_dicom_locked(p: Path, name: str) -> XRay:
     import pydicom
     from pydicom import uid as dcm_uid
 
@@ -718,31 +729,35 @@ def _printable(value: Any, limit: int = 64) -> str:
 # --------------------------------------------------------------------------- Pillow formats
 
 
+def _pixel_limit() -> int:
+    """The stricter of our limit and Pillow's own decompression-bomb limit."""
+    pil_limit = Image.MAX_IMAGE_PIXELS
+    return min(MAX_PIXELS, int(pil_limit)) if pil_limit else MAX_PIXELS
+
+
 def _load_pillow(p: Path, name: str, sniffed: str) -> XRay:
     label = _KIND_LABELS.get(sniffed, sniffed.upper())
     formats = [fmt for fmt, kind in _PIL_KINDS.items() if kind == sniffed] or None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(p, formats=formats) as im:
-                width, height = im.size
-                if width * height > MAX_PIXELS:
-                    raise _fail(name, f"image is too large ({width * height / 1e6:.0f} megapixels)")
-                if width <= 0 or height <= 0:
-                    raise _fail(name, f"the {label} image has no pixels")
-                kind = _PIL_KINDS.get(im.format or "", sniffed)
-                frames = int(getattr(im, "n_frames", 1) or 1)
-                if frames > 1:
-                    im.seek(0)
-                mode = im.mode
+        with Image.open(p, formats=formats) as im:
+            width, height = im.size
+            if width * height > _pixel_limit():
+                raise _fail(name, f"image is too large ({width * height / 1e6:.0f} megapixels)")
+            if width <= 0 or height <= 0:
+                raise _fail(name, f"the {label} image has no pixels")
+            kind = _PIL_KINDS.get(im.format or "", sniffed)
+            frames = int(getattr(im, "n_frames", 1) or 1)
+            if frames > 1:
+                im.seek(0)
+            mode = im.mode
+            orientation = 1
+            try:
+                orientation = int(im.getexif().get(0x0112, 1) or 1)
+            except Exception:  # unreadable EXIF only loses the orientation hint
                 orientation = 1
-                try:
-                    orientation = int(im.getexif().get(0x0112, 1) or 1)
-                except Exception:  # unreadable EXIF only loses the orientation hint
-                    orientation = 1
-                if orientation in range(2, 9):
-                    im = ImageOps.exif_transpose(im)
-                pixels, colour, bits = _pil_to_grey(im)
+            if orientation in range(2, 9):
+                im = ImageOps.exif_transpose(im)
+            pixels, colour, bits = _pil_to_grey(im)
     except ImageLoadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
