@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.calibration import calibration_curve
 from sklearn.linear_model import LogisticRegression
@@ -25,7 +25,7 @@ def _overconfident(n=2000, seed=0, temperature=3.0):
     return y, raw, true_p
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     y=st.lists(st.integers(0, 1), min_size=1, max_size=60),
     levels=st.lists(st.sampled_from([0.0, 0.1, 0.15, 0.2, 0.5, 0.55, 0.9, 1.0]), min_size=60, max_size=60),

@@ -8,7 +8,7 @@ from statistics import NormalDist
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
@@ -39,7 +39,7 @@ def _threshold(draw, levels):
 # ----------------------------------------------------------------------------- sklearn oracle
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=labelled_scores(), draw=st.data())
 def test_counts_match_sklearn_confusion_matrix(data, draw):
     y, s, levels = data
@@ -53,7 +53,7 @@ def test_counts_match_sklearn_confusion_matrix(data, draw):
     np.testing.assert_array_equal(curve.thresholds, np.unique(s))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=labelled_scores(), draw=st.data())
 def test_point_rates_match_sklearn(data, draw):
     y, s, levels = data
@@ -79,7 +79,7 @@ def test_point_rates_match_sklearn(data, draw):
             assert 0 <= lo <= v <= hi <= 1, (name, lo, v, hi)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=labelled_scores(min_size=2, both=True))
 def test_auc_roc_pr_ap_match_sklearn(data):
     y, s, _ = data
@@ -98,7 +98,7 @@ def test_auc_roc_pr_ap_match_sklearn(data):
     assert op.average_precision(y, s) == pytest.approx(skm.average_precision_score(y, s), abs=1e-12)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=labelled_scores(), draw=st.data())
 def test_classification_report_matches_sklearn(data, draw):
     y, s, levels = data
@@ -257,7 +257,7 @@ def test_youden_maxf1_cost_match_brute_force():
     assert cost.threshold <= cheap.threshold
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=labelled_scores(min_size=2, both=True), target=st.floats(0.05, 1.0))
 def test_sens_chooser_is_highest_threshold_meeting_target(data, target):
     y, s, _ = data
@@ -270,7 +270,7 @@ def test_sens_chooser_is_highest_threshold_meeting_target(data, target):
         assert curve.at(higher[0]).sensitivity[0] < target
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=labelled_scores(min_size=2, both=True), target=st.floats(0.05, 1.0))
 def test_spec_chooser_is_lowest_threshold_meeting_target(data, target):
     y, s, _ = data
