@@ -131,6 +131,7 @@ class EvaluateWidget(QWidget):
         lv.addWidget(self.report_table)
         self.matrix = ConfusionMatrixWidget()
         self.matrix.setObjectName("evalConfusionMatrix")
+        self.matrix.setMaximumHeight(340)
         lv.addWidget(self.matrix, 1)
         split.addWidget(left)
         self.fig_area = QWidget()

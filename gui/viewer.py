@@ -33,9 +33,9 @@ def heat_rgba(heat: np.ndarray) -> np.ndarray:
 
     h = np.clip(np.nan_to_num(np.asarray(heat, dtype=np.float32)), 0.0, 1.0)
     index = (h * 255.0).astype(np.uint8)
-    # Below a quarter of the peak the map is fully transparent: a diffuse wash of colour
+    # Below 40% of the peak the map is fully transparent: a diffuse wash of colour
     # over the whole film hides the anatomy and says nothing.
-    alpha = (np.clip((np.arange(256, dtype=np.float32) / 255.0 - 0.25) / 0.5, 0.0, 1.0) * 255).astype(np.uint8)
+    alpha = (np.clip((np.arange(256, dtype=np.float32) / 255.0 - 0.4) / 0.4, 0.0, 1.0) * 255).astype(np.uint8)
     rgba = np.empty((*h.shape, 4), dtype=np.uint8)
     rgba[..., :3] = colormap_lut("jet")[index]
     rgba[..., 3] = alpha[index]

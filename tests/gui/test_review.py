@@ -146,3 +146,16 @@ def test_score_folder_to_csv(qtbot, loaded_window, tmp_path):
     t = loaded_window.state.threshold
     for r in good:
         assert r["label"] == ("PNEUMONIA" if float(r["score"]) >= t else "NORMAL")
+
+
+def test_non_chest_image_gets_a_warning(qtbot, window, dicom_dir):
+    from core.imaging import chest_warning, load_image
+
+    review = window.review
+    mr = dicom_dir / "edge" / "pdd_MR2_J2KI.dcm"
+    expected = chest_warning(load_image(mr))
+    assert expected  # the shared MR case is not a chest radiograph
+    with qtbot.waitSignal(review.caseShown, timeout=30000):
+        drop(review.view, [mr])
+    assert not review.warning_banner.isHidden()
+    assert expected in review.warning_banner.label.text()
