@@ -363,23 +363,51 @@ def class_weights(y: np.ndarray) -> dict[int, float]:
     return {c: float(n / (2.0 * counts[c])) for c in (0, 1)}
 
 
-def _augmenter(cfg: AugmentConfig, seed: int | None):
-    import keras
+def _augment_batch(xb, cfg: AugmentConfig, seed: int | None):
+    """Random flip/rotation/shift/zoom as ONE affine warp per image, then brightness/contrast.
 
-    layers: list[Any] = []
-    if cfg.hflip:
-        layers.append(keras.layers.RandomFlip("horizontal", seed=seed))
-    if cfg.rotation_deg:
-        layers.append(keras.layers.RandomRotation(cfg.rotation_deg / 360.0, fill_mode=cfg.fill_mode, seed=seed))
-    if cfg.shift:
-        layers.append(keras.layers.RandomTranslation(cfg.shift, cfg.shift, fill_mode=cfg.fill_mode, seed=seed))
-    if cfg.zoom:
-        layers.append(keras.layers.RandomZoom(cfg.zoom, cfg.zoom, fill_mode=cfg.fill_mode, seed=seed))
+    Same ranges as Keras' RandomRotation(deg/360) + RandomTranslation(shift) + RandomZoom(zoom)
+    (and the notebook's ImageDataGenerator), but composed into a single
+    ImageProjectiveTransformV3 call instead of three full-image resamplings: the pipeline shares
+    the 2 CPU cores with training, so every pass over the pixels slows training down.
+    """
+    import math
+
+    import tensorflow as tf
+
+    shape = tf.shape(xb)
+    n = shape[0]
+    h = tf.cast(shape[1], tf.float32)
+    w = tf.cast(shape[2], tf.float32)
+
+    def uniform(lo: float, hi: float, k: int):
+        return tf.random.uniform([n], lo, hi, seed=None if seed is None else seed + k)
+
+    if cfg.rotation_deg or cfg.shift or cfg.zoom or cfg.hflip:
+        theta = uniform(-1.0, 1.0, 1) * (cfg.rotation_deg * math.pi / 180.0)
+        zoom = uniform(1.0 - cfg.zoom, 1.0 + cfg.zoom, 2) if cfg.zoom else tf.ones([n])
+        tx = uniform(-cfg.shift, cfg.shift, 3) * w if cfg.shift else tf.zeros([n])
+        ty = uniform(-cfg.shift, cfg.shift, 4) * h if cfg.shift else tf.zeros([n])
+        flip = tf.where(uniform(0.0, 1.0, 5) < 0.5, -1.0, 1.0) if cfg.hflip else tf.ones([n])
+        cos, sin = tf.cos(theta) * zoom, tf.sin(theta) * zoom
+        cx, cy = (w - 1.0) / 2.0, (h - 1.0) / 2.0
+        # Output pixel (x, y) reads input at R*Z*(F*(x-cx), y-cy) + (cx, cy) - (tx, ty).
+        a0, a1 = cos * flip, -sin
+        b0, b1 = sin * flip, cos
+        a2 = cx - a0 * cx - a1 * cy - tx
+        b2 = cy - b0 * cx - b1 * cy - ty
+        zeros = tf.zeros([n])
+        transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
+        xb = tf.raw_ops.ImageProjectiveTransformV3(
+            images=xb, transforms=transforms, output_shape=shape[1:3], fill_value=0.0,
+            interpolation="BILINEAR", fill_mode=cfg.fill_mode.upper())
     if cfg.brightness:
-        layers.append(keras.layers.RandomBrightness(cfg.brightness, value_range=(0.0, 1.0), seed=seed))
+        xb = xb + tf.reshape(uniform(-cfg.brightness, cfg.brightness, 6), [-1, 1, 1, 1])
     if cfg.contrast:
-        layers.append(keras.layers.RandomContrast(cfg.contrast, seed=seed))
-    return layers
+        mean = tf.reduce_mean(xb, axis=[1, 2, 3], keepdims=True)
+        factor = tf.reshape(uniform(1.0 - cfg.contrast, 1.0 + cfg.contrast, 7), [-1, 1, 1, 1])
+        xb = (xb - mean) * factor + mean
+    return tf.clip_by_value(xb, 0.0, 1.0)
 
 
 def make_tf_dataset(
@@ -405,14 +433,11 @@ def make_tf_dataset(
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
-    layers = _augmenter(augment, seed) if augment is not None else []
 
     def to_float(xb, *rest):
         xb = tf.cast(xb, tf.float32)[..., None] / 255.0
-        for layer in layers:
-            xb = layer(xb, training=True)
-        if layers:
-            xb = tf.clip_by_value(xb, 0.0, 1.0)
+        if augment is not None:
+            xb = _augment_batch(xb, augment, seed)
         if channels == 3:
             xb = tf.repeat(xb, 3, axis=-1)
         return (xb, *rest) if rest else xb

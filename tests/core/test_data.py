@@ -173,3 +173,18 @@ def test_augmentation_changes_images_but_keeps_range():
     assert aug.shape == plain.shape == (8, 32, 32, 1)
     assert not np.allclose(aug, plain)
     assert aug.min() >= 0.0 and aug.max() <= 1.0
+
+
+def test_augmentation_geometry_identity_and_flip():
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, size=(16, 20, 20), dtype=np.uint8)
+    plain = x.astype(np.float32) / 255.0
+    still = AugmentConfig(rotation_deg=0, shift=0, zoom=0)
+    out = next(iter(make_tf_dataset(x, None, 16, 1, still, False, 0))).numpy()[..., 0]
+    np.testing.assert_allclose(out, plain, atol=1e-6)
+    flip = AugmentConfig(rotation_deg=0, shift=0, zoom=0, hflip=True)
+    out = next(iter(make_tf_dataset(x, None, 16, 1, flip, False, 0))).numpy()[..., 0]
+    mirrored = [np.allclose(o, p[:, ::-1], atol=1e-6) for o, p in zip(out, plain, strict=True)]
+    same = [np.allclose(o, p, atol=1e-6) for o, p in zip(out, plain, strict=True)]
+    assert all(m or s for m, s in zip(mirrored, same, strict=True))
+    assert any(mirrored) and any(same)
