@@ -41,6 +41,11 @@ def create_window(load_default: bool = True):
 
 
 def main() -> int:
+    if "--self-test" in sys.argv[1:]:
+        # Before any QApplication exists, so the self-test can pick the offscreen platform.
+        from gui.selftest import main as self_test
+
+        return self_test(sys.argv[1:])
     app = _application()
     window = create_window()
     window.show()
