@@ -172,3 +172,22 @@ def test_frozen_app_builds_and_passes_its_self_test(small_bundle, tmp_path):
         unwanted_all += ["scipy", "sklearn"]
     for unwanted in unwanted_all:
         assert unwanted not in shipped, f"{unwanted} was bundled"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Linux desktop entry")
+def test_install_desktop_entry_points_at_the_built_app(tmp_path):
+    exe = tmp_path / "my apps" / "Pneumoscope" / "Pneumoscope"
+    exe.parent.mkdir(parents=True)
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    env = dict(os.environ, HOME=str(tmp_path / "home"), XDG_DATA_HOME=str(tmp_path / "data"))
+    script = REPO / "scripts" / "install_desktop_entry.sh"
+    res = subprocess.run(["sh", str(script), str(exe)], env=env, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    entry = (tmp_path / "data" / "applications" / "pneumoscope.desktop").read_text()
+    fields = dict(line.split("=", 1) for line in entry.splitlines() if "=" in line)
+    assert fields["Exec"] == f'"{exe}"'
+    assert Path(fields["Icon"]).is_file() and fields["Terminal"] == "false"
+    assert "@" not in entry
+    missing = subprocess.run(["sh", str(script), str(tmp_path / "nothing")], env=env, capture_output=True, text=True)
+    assert missing.returncode != 0 and "make app" in missing.stderr
