@@ -20,6 +20,7 @@ import os
 import shutil
 import sys
 import uuid
+import weakref
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -189,12 +190,30 @@ class ModelBundle:
         return out
 
 
+_PREDICT_FNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _predict_fn(model):
+    """One traced inference function per model: eager Keras calls pay a per-layer Python cost
+    that, for a small CNN, is larger than the arithmetic (single-image latency roughly halves)."""
+    fn = _PREDICT_FNS.get(model)
+    if fn is None:
+        import tensorflow as tf
+
+        spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)
+        ref = weakref.ref(model)  # a strong reference here would keep the model alive forever
+        fn = tf.function(lambda x: ref()(x, training=False), input_signature=[spec])
+        _PREDICT_FNS[model] = fn
+    return fn
+
+
 def predict_scores(model, x: np.ndarray, batch_size: int = _BATCH) -> np.ndarray:
-    """Sigmoid outputs as float32 (N,), in fixed-size batches (one traced function)."""
+    """Sigmoid outputs as float32 (N,), batch by batch through one traced function."""
+    fn = _predict_fn(model)
     outs = []
     for start in range(0, len(x), batch_size):
         batch = np.asarray(x[start:start + batch_size], dtype=np.float32)
-        outs.append(np.asarray(model(batch, training=False)).reshape(-1))
+        outs.append(np.asarray(fn(batch)).reshape(-1))
     return np.concatenate(outs).astype(np.float32) if outs else np.zeros(0, dtype=np.float32)
 
 

@@ -253,27 +253,14 @@ def split_metrics(y: np.ndarray, s: np.ndarray, threshold: float) -> dict[str, A
     return out
 
 
-def _fit_ood(model, x_train: np.ndarray, channels: int) -> dict[str, Any] | None:
+def _fit_ood(model, data: LoadedData, channels: int) -> dict[str, Any] | None:
+    """Fit the out-of-distribution gate (core.ood) on training features; None if unavailable."""
     try:
-        from core.ood import fit_ood
+        from core.ood import fit_ood_for_model
     except ImportError:
         return None
-    try:
-        from core.ood import feature_model  # type: ignore[attr-defined]
-
-        features = feature_model(model)
-    except ImportError:
-        import keras
-
-        features = keras.Model(model.inputs, model.get_layer("features").output)
-    # A sample is enough to describe the training distribution and keeps this fast.
-    rng = np.random.default_rng(0)
-    idx = np.sort(rng.choice(len(x_train), size=min(len(x_train), 1000), replace=False))
-    xf = x_train[idx].astype(np.float32)[..., None] / np.float32(255.0)
-    if channels == 3:
-        xf = np.repeat(xf, 3, axis=-1)
-    feats = np.concatenate([np.asarray(features(xf[i:i + 64], training=False)) for i in range(0, len(xf), 64)])
-    return fit_ood(feats)
+    x_tr, y_tr, _ = data.arrays["train"]
+    return fit_ood_for_model(model, x_tr, data.arrays["val"][0], channels, y_train=y_tr)
 
 
 def build_card(config: TrainConfig, data: LoadedData, model, history: dict[str, list[float]],
@@ -338,12 +325,14 @@ def finish_bundle(config: TrainConfig, data: LoadedData, model, history, seconds
     y_val = data.arrays["val"][1]
     threshold = choose_threshold_on_val(y_val, raw["val"], config.threshold_method)
     metrics = {split: split_metrics(data.arrays[split][1], raw[split], threshold["value"]) for split in raw}
-    ood = None
+    ood, ood_error = None, None
     try:
-        ood = _fit_ood(model, data.arrays["train"][0], channels)
+        ood = _fit_ood(model, data, channels)
     except Exception as exc:  # OOD is an extra; a failure there must not lose a trained model
-        ood = {"error": f"{type(exc).__name__}: {exc}"}
+        ood_error = f"{type(exc).__name__}: {exc}"
     card = build_card(config, data, model, history, threshold, metrics, seconds, images_per_s, cw, ood)
+    if ood_error:
+        card["ood_error"] = ood_error
     if not save:
         return Path(config.out)
     _emit(progress, stage="saving", message=f"saving the model to {config.out}")

@@ -35,7 +35,7 @@ def _hparam(text: str) -> tuple[str, Any]:
         return key.strip(), value
 
 
-def add_common(p: argparse.ArgumentParser) -> None:
+def add_common(p: argparse.ArgumentParser, epochs: int = 30) -> None:
     """Options shared by train and tune."""
     from core.models import DEFAULT_MODEL, MODEL_NAMES
 
@@ -44,7 +44,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=DEFAULT_MODEL, choices=MODEL_NAMES,
                    help=f"architecture: pneumonet (small, fast, grey 128x128) or notebook (the course "
                         f"notebook's CNN, 150x150 RGB, 10.7M weights); default {DEFAULT_MODEL}")
-    p.add_argument("--epochs", type=int, default=30, help="most epochs to run (early stopping may end sooner; default 30)")
+    p.add_argument("--epochs", type=int, default=epochs,
+                   help=f"most epochs to run (early stopping may end sooner; default {epochs})")
     p.add_argument("--batch-size", type=int, default=32, help="images per training step (default 32)")
     p.add_argument("--image-size", type=int, default=None,
                    help="side of the square model input in pixels (default: 128 pneumonet, 150 notebook)")

@@ -38,9 +38,9 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("tune", help="search hyperparameters on validation, save the best model",
                               description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common(p)
+    add_common(p, epochs=10)
     p.add_argument("--max-trials", type=int, default=10, help="how many settings to try (default 10)")
     p.add_argument("--objective", default="val_auc",
                    help="validation metric to optimise: val_auc (default), val_loss (minimised), "
                         "val_accuracy, val_precision, val_recall")
-    p.set_defaults(func=run, epochs=10)
+    p.set_defaults(func=run)

@@ -43,6 +43,7 @@ def test_train_end_to_end_writes_a_trustworthy_bundle(tiny_data, tmp_path):
     assert "research use only" in card["intended_use"]
     # Saved val scores are exactly what the bundle computes from the files: one preprocessing.
     y, s, files = bundle.scores("val")
+    assert len(y) == card["metrics"]["val"]["n"] == len(files)
     again = bundle.score_paths(files)
     np.testing.assert_allclose(again, s, atol=1e-5)
     assert {e.stage for e in events} >= {"scanning", "loading", "training", "epoch_end", "scoring", "saving"}
