@@ -223,6 +223,54 @@ def _check_dicom(path: Path, expected_syntax: str, expected_digest: str | None) 
     }
 
 
+def _training_images(root: Path, per_class: int = 12, size: int = 128) -> Path:
+    """A tiny two-class PNG folder dataset: a bright patch in one lung marks PNEUMONIA."""
+    from PIL import Image
+
+    base = synthetic_chest(size).astype(np.float64)
+    base = (base - base.min()) / (base.max() - base.min()) * 200.0
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    for split, n in (("train", per_class), ("test", 4)):
+        for cls, sick in (("NORMAL", False), ("PNEUMONIA", True)):
+            folder = root / split / cls
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                img = base + 8.0 * np.sin(i + 13.0 * xx)
+                if sick:
+                    cx, cy = (0.3, 0.7)[i % 2], 0.4 + 0.02 * i
+                    img += 90.0 * np.exp(-(((xx - cx) / 0.09) ** 2 + ((yy - cy) / 0.09) ** 2))
+                name = f"{cls.lower()}_{split}_{i:03d}.png"
+                Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(folder / name)
+    return root
+
+
+def _train_check(workdir: Path) -> dict[str, Any]:
+    """Train a 32 px model for one epoch through core.train, as the Train screen does."""
+    from core.bundle import load_bundle
+    from core.train import TrainConfig, train
+
+    data = _training_images(workdir / "data")
+    config = TrainConfig(
+        data_root=str(data), out=str(workdir / "trained"), model="pneumonet", epochs=1, batch_size=8,
+        hparams={"image_size": 32, "width": 0.5}, augment=True, seed=1, min_val=4, patience=1,
+    )
+    t = time.perf_counter()
+    trained = load_bundle(train(config))
+    seconds = time.perf_counter() - t
+    score = trained.score_pixels((synthetic_chest(128) // 16).astype(np.uint8))
+    if not (np.isfinite(score) and 0.0 <= score <= 1.0):
+        raise SelfTestError(f"the freshly trained model returned an invalid score ({score})")
+    return {"seconds": round(seconds, 3), "threshold": trained.threshold, "epochs_run":
+            (trained.card.get("training") or {}).get("epochs_run")}
+
+
+def _tuning_available() -> bool:
+    """Keras Tuner's Bayesian search (the Train screen's "tune" option) needs scipy and scikit-learn."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("scipy", "sklearn"))
+
+
 # --------------------------------------------------------------------------- bundle
 
 
@@ -263,8 +311,10 @@ def run_self_test(
     bundle_path: str | os.PathLike[str] | None = None,
     ui: SelfTestUI | None = None,
     log: Callable[[str], None] | None = None,
+    train: bool = False,
 ) -> dict[str, Any]:
-    """Run every step; returns the summary (``summary["ok"]`` says whether all passed)."""
+    """Run every step; returns the summary (``summary["ok"]`` says whether all passed).
+    ``train`` adds a one-epoch training run on a tiny synthetic dataset (about 10 s more)."""
     clock = _Clock()
     say = log or (lambda _msg: None)
     summary: dict[str, Any] = {
@@ -353,7 +403,14 @@ def run_self_test(
             summary["gui"] = (summary.get("gui") or {}) | ui.show_bundle(bundle)
             timings["all_screens"] = round(time.perf_counter() - t, 3)
 
+        if train:
+            stage = "train"
+            say("training a tiny model for one epoch")
+            with tempfile.TemporaryDirectory(prefix="pneumoscope-selftest-train-") as tmp:
+                summary["train"] = _train_check(Path(tmp))
+
         stage = "versions"
+        summary["tuning_available"] = _tuning_available()
         summary.update(_versions())
         summary["ok"] = True
     except Exception as exc:
@@ -377,6 +434,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--bundle", help=f"model bundle to test (default: ${BUNDLE_ENV}, then models/default)")
     parser.add_argument("--json", dest="json_path", help="also write the JSON summary to this file")
     parser.add_argument("--no-gui", action="store_true", help="skip the window check")
+    parser.add_argument("--train", action="store_true", help="also train a tiny model for one epoch")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     return parser.parse_args(argv)
 
@@ -405,7 +463,7 @@ def main(argv: list[str] | None = None, ui_factory: Callable[[], SelfTestUI] | N
     ui = None
     if ui_factory is not None and not args.no_gui:
         ui = ui_factory()
-    summary = run_self_test(args.bundle, ui=ui, log=log)
+    summary = run_self_test(args.bundle, ui=ui, log=log, train=args.train)
     emit(summary, args.json_path)
     return 0 if summary["ok"] else 1
 

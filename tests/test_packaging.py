@@ -67,8 +67,9 @@ def test_shipped_jpeg_lossless_fixture_is_reproducible_and_decodes_losslessly(tm
 def test_self_test_in_process_reports_every_step(small_bundle):
     from core.selftest import run_self_test
 
-    summary = run_self_test(small_bundle)
+    summary = run_self_test(small_bundle, train=True)
     assert summary["ok"], summary.get("error")
+    assert summary["train"]["epochs_run"] == 1 and 0.0 <= summary["train"]["threshold"] <= 1.0
     card = json.loads((small_bundle / "card.json").read_text())
     assert summary["bundle"]["sha256"] == card["model_sha256"]
     assert summary["bundle"]["threshold"] == 0.5
@@ -151,7 +152,7 @@ def test_frozen_app_builds_and_passes_its_self_test(small_bundle, tmp_path):
 
     env = dict(os.environ, PNEUMOSCOPE_HOME=str(tmp_path / "home"))
     env.pop("QT_QPA_PLATFORM", None)
-    args = [str(exe), "--self-test", "--json", str(tmp_path / "frozen.json")]
+    args = [str(exe), "--self-test", "--train", "--json", str(tmp_path / "frozen.json")]
     shipped_model = (REPO / "models" / "default" / "model.keras").is_file()
     if shipped_model:
         env.pop("PNEUMOSCOPE_BUNDLE", None)  # the model inside the app must be the one tested
@@ -160,7 +161,9 @@ def test_frozen_app_builds_and_passes_its_self_test(small_bundle, tmp_path):
     res = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
     summary = json.loads((tmp_path / "frozen.json").read_text())
     assert res.returncode == 0 and summary["ok"], json.dumps(summary)[:3000] + res.stderr[-3000:]
-    assert summary["frozen"] is True
+    assert summary["frozen"] is True and summary["train"]["epochs_run"] == 1
+    assert summary["gui"]["screens"] == ["Review", "Threshold", "Train", "Evaluate"]
+    assert summary["tuning_available"] is (os.environ.get("PNEUMOSCOPE_APP_WITH_TUNER") == "1")
     if shipped_model:
         assert Path(summary["bundle"]["path"]).resolve().is_relative_to(app_dir.resolve())
     # JPEG Lossless decodes through GDCM: the GPL pylibjpeg-libjpeg plugin is not shipped.
