@@ -41,6 +41,7 @@ def test_train_end_to_end_writes_a_trustworthy_bundle(tiny_data, tmp_path):
     assert card["metrics"]["val"]["auc"][0] > 0.8  # the synthetic difference is easy to learn
     assert card["model"]["params"] == bundle.model.count_params()
     assert "research use only" in card["intended_use"]
+    assert "ood_error" not in card  # the OOD gate (core.ood), when present, was fitted without error
     # Saved val scores are exactly what the bundle computes from the files: one preprocessing.
     y, s, files = bundle.scores("val")
     assert len(y) == card["metrics"]["val"]["n"] == len(files)
