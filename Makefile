@@ -17,7 +17,7 @@ $(VENV)/bin/python:
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(STAMP_RUN): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e '.[tuning]'
 	touch $@
 
 $(STAMP_DEV): pyproject.toml | $(VENV)/bin/python

@@ -208,3 +208,13 @@ def _fmt_counts(counts: Any) -> str | None:
             inner = ", ".join(f"{c} {n}" for c, n in per_class.items())
             parts.append(f"{split}: {inner}")
     return "; ".join(parts) or None
+
+
+def tuning_available() -> bool:
+    """Keras Tuner's Bayesian search needs scikit-learn and scipy (the optional "tuning" extra).
+
+    Checked without importing them (or TensorFlow), so the GUI can ask on its own thread.
+    """
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("sklearn", "scipy"))

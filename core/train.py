@@ -67,14 +67,14 @@ class TrainConfig:
     min_val: int = 100
     positive_class: str = "PNEUMONIA"
     patience: int = 5
-    reduce_lr_patience: int = 2        # halve the learning rate after this many flat epochs; 0 = off
+    reduce_lr_patience: int = 2        # lower the learning rate after this many flat epochs; 0 = off
+    reduce_lr_factor: float = 0.5      # ... multiplying it by this factor
     monitor: str = "val_auc"
     threshold_method: str = "youden"   # youden | maxf1 | cost[:FN:FP] | sens:0.95 | spec:0.9
     strategy: str | None = None        # None | "mirrored" | "multiworker"
     name: str | None = None
     work_dir: str | None = None        # where the best-weights checkpoint lives during training
     extra_card: dict[str, Any] = field(default_factory=dict)
-    lr_schedule: str | None = None     # None | "plateau": lower the learning rate when `monitor` stalls
     max_seconds: float | None = None   # wall-clock training budget: stop after the epoch that passes it
     calibration: str | None = None     # None | "temperature" | "platt": fitted on validation scores
 
@@ -237,17 +237,11 @@ def fit_model(model, data: LoadedData, config: TrainConfig, epochs: int, channel
         *(extra_callbacks or []),
     ]
     if config.reduce_lr_patience > 0:
-        # Val AUC swings between epochs at a fixed lr 1e-3 on this data; a smaller step settles it.
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=config.monitor, mode=mode, factor=0.5,
+        # Val AUC swings between epochs at a fixed lr 1e-3 on this data; a smaller step settles it
+        # (in probes a lower rate after a stall lifted validation AUC from ~0.994 to ~0.997).
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=config.monitor, mode=mode,
+                                                           factor=config.reduce_lr_factor,
                                                            patience=config.reduce_lr_patience, min_lr=1e-5))
-    if config.lr_schedule == "plateau":
-        # A lower rate after a stall is what lifted validation AUC from ~0.994 to ~0.997 in probes.
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=config.monitor, mode=mode, factor=0.3,
-                                                           patience=max(1, config.patience // 2), min_lr=1e-5))
-    elif config.lr_schedule:
-        from core.data import DatasetError
-
-        raise DatasetError(f"unknown learning-rate schedule {config.lr_schedule!r} (use 'plateau' or none)")
     if config.max_seconds:
         callbacks.append(_TimeBudget(config.max_seconds))
     cw = class_weights(y_tr) if config.class_weight else None
@@ -355,6 +349,7 @@ def build_card(config: TrainConfig, data: LoadedData, model, history: dict[str, 
         "training": {"epochs_run": len(history.get("loss", [])), "epochs_max": config.epochs,
                      "best_epoch": best_epoch, "monitor": config.monitor, "patience": config.patience,
                      "reduce_lr_patience": config.reduce_lr_patience,
+                     "reduce_lr_factor": config.reduce_lr_factor,
                      "history": history, "seconds": round(seconds, 1), "images_per_s": round(images_per_s, 1),
                      "batch_size": config.batch_size, "loss": config.loss,
                      "focal_gamma": config.focal_gamma if config.loss == "focal" else None,

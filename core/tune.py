@@ -60,6 +60,17 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def require_tuning_support() -> None:
+    from core.sysinfo import tuning_available
+
+    if not tuning_available():
+        from core.data import DatasetError
+
+        raise DatasetError("Bayesian tuning needs scikit-learn and scipy, which this installation lacks: "
+                           "install them with  pip install 'pneumoscope[tuning]'  (the double-click app "
+                           "leaves them out to stay small; training without tuning works as usual)")
+
+
 def tune(
     config: TrainConfig,
     max_trials: int = 10,
@@ -71,6 +82,7 @@ def tune(
     """Search ``config.model``'s space for ``max_trials`` trials of up to ``config.epochs`` epochs
     (early stopping on the objective), then save the best trial's model as a bundle at
     ``config.out`` whose card records the whole results table."""
+    require_tuning_support()
     import keras
     import keras_tuner as kt
 

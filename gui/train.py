@@ -213,6 +213,11 @@ class TrainWidget(QWidget):
         tbox = QGroupBox("Tuning run (Keras Tuner; chooses on validation)")
         tbox.setCheckable(True)
         tbox.setChecked(False)
+        from core.sysinfo import tuning_available
+
+        if not tuning_available():
+            tbox.setEnabled(False)
+            tbox.setToolTip("Tuning needs scikit-learn and scipy: pip install 'pneumoscope[tuning]'")
         self.tune_box = tbox
         tform = QFormLayout(tbox)
         self.max_trials = QSpinBox()

@@ -52,7 +52,7 @@ def train_one(data: str, out: str, model: str, epochs: int, max_seconds: float |
         loss="bce", class_weight=True, augment=True, hflip=False, brightness=0.2, contrast=0.3,
         seed=SEED, val_fraction=0.2, split_seed=1337, patience=4, monitor="val_auc",
         threshold_method=THRESHOLD, name="default" if model == "pneumonet" else "notebook-baseline",
-        lr_schedule="plateau", max_seconds=max_seconds, calibration="temperature",
+        reduce_lr_patience=2, reduce_lr_factor=0.3, max_seconds=max_seconds, calibration="temperature",
     )
     return train(config, progress=_print_progress)
 
