@@ -8,6 +8,7 @@ The test split, if present, is scored once at the end, for the record; nothing l
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import tempfile
 import time
@@ -275,6 +276,14 @@ def choose_threshold_on_val(y: np.ndarray, s: np.ndarray, method: str) -> dict[s
     return {"value": float(choice.threshold), "method": method, "reason": choice.reason, "chosen_on": "val"}
 
 
+def relative_name(path: str | os.PathLike, root: str | os.PathLike) -> str:
+    """``split/CLASS/file`` for a file under the data folder (else its base name), POSIX separators."""
+    try:
+        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return Path(path).name
+
+
 def fit_calibration(y_val: np.ndarray, raw_val: np.ndarray, method: str | None) -> dict[str, Any] | None:
     """Recalibration fitted on validation scores (monotone: ranking and AUC unchanged)."""
     if not method:
@@ -345,7 +354,7 @@ def build_card(config: TrainConfig, data: LoadedData, model, history: dict[str, 
         "data": {"root_name": Path(ds.root).name, "manifest_hash": ds.manifest_hash(), "counts": ds.counts(),
                  "split_seed": ds.split_seed, "val_fraction": ds.val_fraction, "val_source": ds.val_source,
                  "positive_class": ds.positive_class, "classes": ds.classes, "notes": ds.notes,
-                 "skipped": [{"file": p, "reason": r} for p, r in data.skipped]},
+                 "skipped": [{"file": relative_name(p, ds.root), "reason": r} for p, r in data.skipped]},
         "training": {"epochs_run": len(history.get("loss", [])), "epochs_max": config.epochs,
                      "best_epoch": best_epoch, "monitor": config.monitor, "patience": config.patience,
                      "reduce_lr_patience": config.reduce_lr_patience,
@@ -383,7 +392,8 @@ def finish_bundle(config: TrainConfig, data: LoadedData, model, history, seconds
         raw[split] = score_arrays(model, x, channels)
         scores[f"{split}_y_true"] = y.astype(np.int8)
         scores[f"{split}_y_score"] = raw[split].astype(np.float32)
-        scores[f"{split}_files"] = np.array([str(p) for p in paths])
+        # Relative to the data folder: a shipped bundle must not carry the trainer's absolute paths.
+        scores[f"{split}_files"] = np.array([relative_name(p, config.data_root) for p in paths])
     y_val = data.arrays["val"][1]
     calibration = fit_calibration(y_val, raw["val"], config.calibration)
     if calibration is not None:

@@ -45,7 +45,9 @@ def test_train_end_to_end_writes_a_trustworthy_bundle(tiny_data, tmp_path):
     # Saved val scores are exactly what the bundle computes from the files: one preprocessing.
     y, s, files = bundle.scores("val")
     assert len(y) == card["metrics"]["val"]["n"] == len(files)
-    again = bundle.score_paths(files)
+    # Stored names are relative to the data folder (no absolute paths leave the trainer's machine).
+    assert all(not Path(f).is_absolute() and f.startswith("train/") for f in files)
+    again = bundle.score_paths([tiny_data / f for f in files])
     np.testing.assert_allclose(again, s, atol=1e-5)
     assert {e.stage for e in events} >= {"scanning", "loading", "training", "epoch_end", "scoring", "saving"}
     training_events = [e for e in events if e.stage == "training"]
