@@ -40,13 +40,16 @@ test-slow: $(STAMP_DEV)
 test-all: test test-slow
 
 bench: $(STAMP_DEV)
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/bench_operating.py
+	$(PY) benchmarks/gradcam_latency.py
+	$(PY) benchmarks/bench_gui.py
+	$(PY) benchmarks/bench_training.py
 
 app: $(STAMP_DEV)
 	$(VENV)/bin/pyinstaller --noconfirm --clean --distpath dist --workpath build build_spec/pneumoscope.spec
 
 default-model: $(STAMP_DEV)
-	$(PY) scripts/train_default.py --out models/default
+	$(PY) scripts/train_default.py --out models/default --baseline
 
 clean:
 	rm -rf build dist .pytest_cache .ruff_cache
