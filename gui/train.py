@@ -39,12 +39,13 @@ from gui.plots import BarPlot, HistoryPlot
 from gui.state import AppState
 from gui.viewer import gray_qimage
 from gui.widgets import MessageBanner
-from gui.workers import Worker, WorkerRunner, user_message
+from gui.workers import Worker, WorkerRunner, throttled, user_message
 
 MODEL_CHOICES = (("pneumonet", "PneumoNet (small CNN, 1-channel)"), ("notebook", "Notebook CNN (150x150x3)"))
 DEFAULT_SIZE = {"pneumonet": 128, "notebook": 150}
 THUMBS_PER_CLASS = 6
 THUMB = 96
+PROGRESS_INTERVAL_S = 0.1  # 10 progress updates a second are enough for a bar and an ETA
 
 
 def scan_with_samples(root: str, per_class: int = THUMBS_PER_CLASS) -> dict[str, Any]:
@@ -81,6 +82,7 @@ def build_config(values: dict[str, Any]) -> Any:
 
 def run_training(values: dict[str, Any], tune: dict[str, Any] | None, progress=None, should_stop=None) -> Path:
     config = build_config(values)
+    progress = throttled(progress, PROGRESS_INTERVAL_S)
     if tune:
         from core.tune import tune as run_tune
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -108,6 +109,28 @@ class WorkerRunner(QObject):
 
     def wait(self, timeout_ms: int = -1) -> bool:
         return self.pool.waitForDone(timeout_ms)
+
+
+def throttled(progress: Callable[[Any], None] | None, min_interval_s: float = 0.1) -> Callable[[Any], None] | None:
+    """Pass on at most one progress report per ``min_interval_s`` within a stage.
+
+    Training reports every batch (hundreds a second with small batches); each report is a
+    queued signal the GUI thread must take the GIL to handle, while it only needs ~10 a
+    second to move a bar. A change of stage and every epoch end always pass.
+    """
+    if progress is None:
+        return None
+    last = {"t": float("-inf"), "stage": None}
+
+    def report(p: Any) -> None:
+        stage = getattr(p, "stage", None)
+        now = time.monotonic()
+        if (stage is None or stage != last["stage"] or stage == "epoch_end"
+                or getattr(p, "fraction", 0.0) >= 1.0 or now - last["t"] >= min_interval_s):
+            last["t"], last["stage"] = now, stage
+            progress(p)
+
+    return report
 
 
 def user_message(exc: BaseException) -> str:
