@@ -44,12 +44,13 @@ def _print_progress(p) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {p.stage}: {p.message}", flush=True)
 
 
-def train_one(data: str, out: str, model: str, epochs: int, max_seconds: float | None, hparams: dict) -> Path:
+def train_one(data: str, out: str, model: str, epochs: int, max_seconds: float | None, hparams: dict,
+              loss: str = "bce", class_weight: bool = True) -> Path:
     from core.train import TrainConfig, train
 
     config = TrainConfig(
         data_root=data, out=out, model=model, epochs=epochs, batch_size=32, hparams=hparams,
-        loss="bce", class_weight=True, augment=True, hflip=False, brightness=0.2, contrast=0.3,
+        loss=loss, class_weight=class_weight, augment=True, hflip=False, brightness=0.2, contrast=0.3,
         seed=SEED, val_fraction=0.2, split_seed=1337, patience=4, monitor="val_auc",
         threshold_method=THRESHOLD, name="default" if model == "pneumonet" else "notebook-baseline",
         reduce_lr_patience=2, reduce_lr_factor=0.3, max_seconds=max_seconds, calibration="temperature",
