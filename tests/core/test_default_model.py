@@ -86,3 +86,22 @@ def test_scores_a_full_resolution_image_quickly(bundle, chest_xray_dir):
 
 def test_card_json_is_plain_json():
     json.loads((BUNDLE / "card.json").read_text())
+
+
+NON_CHEST = ["pdd_RG3_J2KR.dcm", "pljd_RG2_JPLY_fixed.dcm", "pdd_MR2_J2KI.dcm", "pdd_OBXXXX1A_rle.dcm",
+             "pyd_SC_rgb_jpeg_dcmtk.dcm", "pdd_HTJ2K_08_RGB.dcm"]  # extremity, hip, MR, colour x3
+
+
+def test_ood_gate_flags_non_chest_images_and_few_validation_chests(bundle, dicom_dir, chest_xray_dir):
+    from core.imaging import load_image
+    from core.ood import bundle_ood_score
+
+    ood = bundle.card["ood"]
+    assert ood and ood["val_flag_rate"] < 0.05
+    for name in NON_CHEST:
+        score, flagged = bundle_ood_score(bundle, load_image(dicom_dir / "edge" / name).pixels)
+        assert flagged, f"{name} (score {score:.2f}) should be flagged as unlike the training images"
+    # Real Kermany radiographs at full resolution (training patients) pass the gate.
+    full = sorted((chest_xray_dir / "full_resolution").rglob("*.jpeg"))
+    flagged = [p.name for p in full if bundle_ood_score(bundle, load_image(p).pixels)[1]]
+    assert len(full) == 12 and not flagged
