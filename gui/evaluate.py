@@ -31,12 +31,26 @@ from gui.workers import Worker, WorkerRunner, user_message
 REPORT_ROWS = ("NORMAL", "PNEUMONIA", "macro avg", "weighted avg")
 
 
-def compute_evaluation(bundle: Any, split: str, data_root: str | None, threshold: float,
+def compute_evaluation(bundle: Any, split: str, data_root: str | None, threshold: float | None,
                        progress=None, should_stop=None) -> dict[str, Any]:
-    """core.evaluate's report (scores fresh from a data folder, or stored in the bundle) and figures."""
+    """core.evaluate's report (scores fresh from a data folder, or stored in the bundle) and figures.
+
+    ``bundle`` may be a bundle folder (loaded here, off the GUI thread); ``threshold`` None
+    means the bundle's own adopted threshold.
+    """
     from core.evaluate import build_report, evaluate_bundle, stored_scores
     from core.report import calibration_figure, roc_figure
 
+    if isinstance(bundle, (str, Path)):
+        from core.bundle import load_bundle
+
+        bundle = load_bundle(bundle)
+    if threshold is None:
+        threshold = float(bundle.threshold)
+    if data_root is None and not bundle.has_scores(split):
+        from core.errors import PneumoscopeError
+
+        raise PneumoscopeError(f"This model has no stored {split} scores: choose a data folder to score.")
     if data_root:
         scores = evaluate_bundle(bundle, data_root, split, progress=progress, should_stop=should_stop)
     else:
@@ -48,7 +62,7 @@ def compute_evaluation(bundle: Any, split: str, data_root: str | None, threshold
         "roc": roc_figure(scores.y_true, scores.y_score, threshold=threshold),
         "calibration": calibration_figure(scores.y_true, scores.y_score, threshold=threshold),
     }
-    return {"report": report, "figures": figures, "split": split, "threshold": threshold}
+    return {"report": report, "figures": figures, "split": split, "threshold": threshold, "bundle": bundle}
 
 
 def export_report(bundle: Any, report: Any, pdf_path: str) -> str:
@@ -80,8 +94,17 @@ class EvaluateWidget(QWidget):
         outer.addWidget(self.banner)
         outer.addWidget(self.info)
         row = QHBoxLayout()
+        row.addWidget(QLabel("Model"))
+        self.model_combo = QComboBox()
+        self.model_combo.setObjectName("evalModelCombo")
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.model_combo.setToolTip("Evaluate the active model or any other saved model; the active model "
+                                    "does not change.")
+        self.model_combo.currentIndexChanged.connect(self._on_choice)
+        row.addWidget(self.model_combo)
         self.bundle_label = QLabel("No model loaded")
         self.bundle_label.setObjectName("evalBundleLabel")
+        self.bundle_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         row.addWidget(self.bundle_label, 1)
         row.addWidget(QLabel("Split"))
         self.split_combo = QComboBox()
@@ -149,31 +172,82 @@ class EvaluateWidget(QWidget):
         if folder:
             self.data_edit.setText(folder)
 
-    def _on_bundle(self, bundle: Any) -> None:
-        self.eval_btn.setEnabled(bundle is not None)
-        if bundle is None:
+    def _on_bundle(self, _bundle: Any) -> None:
+        self.refresh_models()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.refresh_models()  # models trained since the screen was last shown
+
+    def refresh_models(self) -> None:
+        """The active model first, then the shipped default and the user's saved bundles."""
+        from gui.loading import list_bundles
+
+        chosen = self.model_combo.currentData()
+        active = self.state.bundle
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        if active is not None:
+            self.model_combo.addItem(f"Active model ({active.name})", None)
+        self._cards: dict[str, dict[str, Any]] = {}
+        try:
+            bundles = list_bundles()
+        except OSError:
+            bundles = []
+        for b in bundles:
+            if active is not None and Path(b["path"]) == Path(active.path):
+                continue
+            tag = " [shipped]" if b["shipped"] else ""
+            self.model_combo.addItem(f"{b['name']}{tag}", b["path"])
+            self._cards[b["path"]] = b
+        index = self.model_combo.findData(chosen) if chosen is not None else 0
+        self.model_combo.setCurrentIndex(max(index, 0))
+        self.model_combo.blockSignals(False)
+        self._on_choice()
+
+    def _on_choice(self, *_args: Any) -> None:
+        path = self.model_combo.currentData()
+        enabled = self.model_combo.count() > 0 and not self.runner.busy()
+        self.eval_btn.setEnabled(enabled)
+        if self.model_combo.count() == 0:
             self.bundle_label.setText("No model loaded")
-            return
-        self.bundle_label.setText(f"Model: <b>{bundle.name}</b> · threshold {bundle.threshold:.3f} · {bundle.path}")
+        elif path is None:
+            b = self.state.bundle
+            self.bundle_label.setText(f"threshold {float(self.state.threshold or b.threshold):.3f} (as in Review) · {b.path}")
+        else:
+            info = self._cards.get(path, {})
+            thr = info.get("threshold")
+            thr_text = f"its own threshold {thr:.3f}" if isinstance(thr, (int, float)) else "its own threshold"
+            self.bundle_label.setText(f"{thr_text} · {path}")
 
     def run_evaluation(self) -> Worker | None:
-        bundle = self.state.bundle
-        if bundle is None or self.runner.busy():
+        if self.runner.busy() or self.model_combo.count() == 0:
             return None
+        path = self.model_combo.currentData()
         split = self.split_combo.currentData()
         data_root = self.data_edit.text().strip() or None
+        if path is not None:
+            # Another saved model: loaded on the worker and judged at its own adopted threshold;
+            # the active model and the Review threshold stay as they are.
+            return self._start(path, split, data_root, None)
+        bundle = self.state.bundle
+        if bundle is None:
+            return None
+        if data_root is None and not bundle.has_scores(split):
+            self.banner.show_message(f"This bundle has no stored {split} scores: choose a data folder to score.")
+            return None
+        return self._start(bundle, split, data_root, float(self.state.threshold))
+
+    def _start(self, bundle: Any, split: str, data_root: str | None, threshold: float | None) -> Worker:
         if split == "test":
             self.info.show_message("Test results are for reporting only: do not change the threshold or the "
                                    "model because of them.")
         else:
             self.info.hide()
-        if data_root is None and not bundle.has_scores(split):
-            self.banner.show_message(f"This bundle has no stored {split} scores: choose a data folder to score.")
-            return None
         self.banner.hide()
         self.progress.show()
         self.eval_btn.setEnabled(False)
-        worker = Worker(compute_evaluation, bundle, split, data_root, float(self.state.threshold))
+        worker = Worker(compute_evaluation, bundle, split, data_root, threshold)
         worker.signals.finished.connect(self._on_done)
         worker.signals.failed.connect(self._on_failed)
         self.runner.start(worker)
@@ -203,8 +277,9 @@ class EvaluateWidget(QWidget):
         auc_text = f"AUC {auc[0]:.3f} (95% CI {auc[1]:.3f}-{auc[2]:.3f})" if auc else "AUC undefined"
         acc, sens, spec = p.accuracy, p.sensitivity, p.specificity
         split_name = "TEST split (report only)" if report.split == "test" else "Validation split"
+        model = result["bundle"]
         lines = [
-            f"<b>{split_name}</b>: {report.n} images ({report.n_pos} pneumonia, {report.n_neg} normal); {report.source}.",
+            f"Model <b>{getattr(model, 'name', '') or Path(model.path).name}</b>. <b>{split_name}</b>: {report.n} images ({report.n_pos} pneumonia, {report.n_neg} normal); {report.source}.",
             f"{auc_text}. At threshold {report.threshold:.3f} ({report.threshold_method}): "
             f"sensitivity {sens[0]:.3f} ({sens[1]:.3f}-{sens[2]:.3f}), specificity {spec[0]:.3f} "
             f"({spec[1]:.3f}-{spec[2]:.3f}), accuracy {acc[0]:.3f} ({acc[1]:.3f}-{acc[2]:.3f}).",
@@ -235,10 +310,10 @@ class EvaluateWidget(QWidget):
             self.export(path)
 
     def export(self, pdf_path: str) -> Worker | None:
-        if self.result is None or self.state.bundle is None:
+        if self.result is None:
             return None
         self.progress.show()
-        worker = Worker(export_report, self.state.bundle, self.result["report"], pdf_path)
+        worker = Worker(export_report, self.result["bundle"], self.result["report"], pdf_path)
         worker.signals.finished.connect(self._on_exported)
         worker.signals.failed.connect(self._on_failed)
         self.runner.start(worker)

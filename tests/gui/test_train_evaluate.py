@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtWidgets import QMessageBox, QPushButton
 
 
@@ -108,3 +109,39 @@ def test_about_dialog_shows_model_and_copies(qtbot, loaded_window):
     dialog.copy()
     assert QGuiApplication.clipboard().text() == text
     assert f"{bundle.threshold:.3f}"[:4] in text
+
+
+def test_evaluate_another_saved_model_without_changing_the_active_one(qtbot, loaded_window, tiny_bundle_path):
+    import shutil
+
+    from core import paths
+    from core.bundle import load_bundle, update_card
+    from core.operating import OperatingCurve
+
+    other = paths.user_models_dir() / "other-model"
+    shutil.copytree(tiny_bundle_path, other)
+    y_true, y_score, _ = load_bundle(other).scores("val")
+    # A threshold of its own that differs from the active model's, so a mix-up shows in the counts.
+    curve = OperatingCurve(y_true, y_score)
+    active = loaded_window.state.bundle
+    own = next(float(t) for t in np.quantile(y_score, [0.5, 0.3, 0.7, 0.1, 0.9])
+               if curve.counts_at(float(t)) != curve.counts_at(active.threshold))
+    card = load_bundle(other).card
+    update_card(other, {"name": "other-model", "threshold": {**card["threshold"], "value": own}})
+    ev = loaded_window.evaluate
+    ev.refresh_models()
+    combo = ev.model_combo
+    entries = [combo.itemData(i) for i in range(combo.count())]
+    assert entries[0] is None and "Active model" in combo.itemText(0)
+    assert str(other) in entries
+    shipped = paths.default_bundle_dir()
+    assert ((shipped / "model.keras").is_file() and (shipped / "card.json").is_file()) == (str(shipped) in entries)
+    combo.setCurrentIndex(entries.index(str(other)))
+    ev.split_combo.setCurrentIndex(ev.split_combo.findData("val"))
+    with qtbot.waitSignal(ev.evaluated, timeout=60000) as blocker:
+        ev.run_evaluation()
+    tp, fp, tn, fn = curve.counts_at(own)
+    assert ev.matrix.counts() == {"tp": tp, "fp": fp, "tn": tn, "fn": fn}
+    assert blocker.args[0]["threshold"] == pytest.approx(own)
+    assert "other-model" in ev.summary.text()
+    assert loaded_window.state.bundle is active and loaded_window.state.threshold == pytest.approx(active.threshold)
