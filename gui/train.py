@@ -4,6 +4,7 @@ on a worker with live curves, cancel it, and make a finished bundle the active m
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -408,6 +409,10 @@ class TrainWidget(QWidget):
         if eta:
             parts.append(eta)
         self.progress_label.setText(" · ".join(x for x in parts if x))
+        if getattr(p, "stage", "") == "trial":
+            # Each tuning trial is a fresh model: its curves start again from epoch 1.
+            self.history.reset()
+            self._last_epoch = 0
         logs = getattr(p, "logs", None) or {}
         if epoch and epoch != self._last_epoch and any(k.startswith("val_") for k in logs):
             self._last_epoch = epoch
@@ -423,6 +428,14 @@ class TrainWidget(QWidget):
         self.progress.setFormat("done")
         took = time.perf_counter() - self._t0
         self.progress_label.setText(f"Finished in {took:.0f} s: {path}")
+        try:
+            # The saved model's own curves: for a tuning run the best trial's, not the last one's.
+            card = json.loads((Path(path) / "card.json").read_text(encoding="utf-8"))
+            history = (card.get("training") or {}).get("history")
+            if history:
+                self.history.set_history(history)
+        except (OSError, ValueError, TypeError):
+            pass
         self.info.show_message(f"New model saved to {path}. Select it below and press Make active to use it.")
         self.refresh_models(select=str(path))
         self.trainingFinished.emit(path)

@@ -145,3 +145,43 @@ def test_evaluate_another_saved_model_without_changing_the_active_one(qtbot, loa
     assert blocker.args[0]["threshold"] == pytest.approx(own)
     assert "other-model" in ev.summary.text()
     assert loaded_window.state.bundle is active and loaded_window.state.threshold == pytest.approx(active.threshold)
+
+
+def test_tune_box_follows_tuning_support(qtbot, monkeypatch):
+    import core.sysinfo
+    from gui.state import AppState
+    from gui.train import TrainWidget
+
+    for available in (False, True):
+        monkeypatch.setattr(core.sysinfo, "tuning_available", lambda a=available: a)
+        widget = TrainWidget(AppState())
+        qtbot.addWidget(widget)
+        assert widget.tune_box.isEnabled() is available
+        assert ("pneumoscope[tuning]" in widget.tune_box.toolTip()) is not available
+
+
+@pytest.mark.slow
+def test_tuning_through_screen_lists_the_best_bundle(qtbot, window, tiny_dataset):
+    from core.bundle import load_bundle
+    from core.sysinfo import tuning_available
+
+    if not tuning_available():
+        pytest.skip("tuning extra (scikit-learn, scipy) not installed")
+    train = window.train
+    _setup_form(train, tiny_dataset, epochs=1)
+    train.tune_box.setChecked(True)
+    train.max_trials.setValue(2)
+    train.objective.setCurrentText("val_auc")
+    messages: list[str] = []
+    with qtbot.waitSignal(train.trainingFinished, timeout=900000) as blocker:
+        worker = train.start_training()
+        worker.signals.progress.connect(lambda p: messages.append(getattr(p, "message", "")))
+    path = blocker.args[0]
+    assert {"trial 1/2", "trial 2/2"} <= set(messages)
+    card = load_bundle(path).card
+    assert card["tuning"]["trials_run"] == 2 and card["tuning"]["chosen_on"] == "val"
+    listed = {train.models.item(i).data(0x0100): train.models.item(i).text() for i in range(train.models.count())}
+    assert str(path) in listed
+    assert train.models.currentItem().data(0x0100) == str(path)  # the new bundle is selected, ready to activate
+    shown = train.history.history
+    assert shown and shown == {k: pytest.approx(v) for k, v in card["training"]["history"].items()}
