@@ -419,6 +419,16 @@ def default_bundle_path() -> Path | None:
     return path if (path / MODEL_FILE).is_file() else None
 
 
+def open_bundle(path: str | os.PathLike | None, safe_mode: bool = True) -> ModelBundle:
+    """Load the bundle at ``path``; ``None`` or ``"default"`` means the shipped models/default."""
+    if path is None or str(path) == "default":
+        found = default_bundle_path()
+        if found is None:
+            raise BundleError("no default model is installed; pass the folder of a model bundle")
+        path = found
+    return load_bundle(path, safe_mode=safe_mode)
+
+
 def library_versions() -> dict[str, str]:
     import platform
 

@@ -52,7 +52,7 @@ def _validation_scores(bundle: Any, data: str | None, progress: Any) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.bundle import BundleError, default_bundle_path, load_bundle
+    from core.bundle import BundleError, open_bundle
     from core.evaluate import build_report, evaluate_bundle, stored_scores
     from core.operating import MetricsError, choose_threshold, parse_chooser
     from core.report import format_report, write_report
@@ -61,12 +61,7 @@ def run(args: argparse.Namespace) -> int:
         from core.report import ReportError
 
         raise ReportError("--html needs --report OUT.pdf as well")
-    bundle_path = args.bundle
-    if bundle_path == "default":
-        bundle_path = default_bundle_path()
-        if bundle_path is None:
-            raise BundleError("no default model is installed; pass the folder of a model bundle")
-    bundle = load_bundle(bundle_path)
+    bundle = open_bundle(args.bundle)
     progress = _progress(args.quiet)
 
     if args.data:

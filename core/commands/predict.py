@@ -37,17 +37,10 @@ def list_images(path: Path) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.bundle import default_bundle_path, load_bundle
+    from core.bundle import open_bundle
     from core.commands._progress import TerminalProgress
 
-    bundle_path = args.bundle
-    if bundle_path == "default":
-        bundle_path = default_bundle_path()
-        if bundle_path is None:
-            from core.bundle import BundleError
-
-            raise BundleError("no default model is installed; pass the folder of a model bundle")
-    bundle = load_bundle(bundle_path)
+    bundle = open_bundle(args.bundle)
     files = list_images(Path(args.path))
     errors: dict[str, str] = {}
     progress = None if args.quiet or not args.csv else TerminalProgress()
