@@ -159,3 +159,44 @@ def test_non_chest_image_gets_a_warning(qtbot, window, dicom_dir):
         drop(review.view, [mr])
     assert not review.warning_banner.isHidden()
     assert expected in review.warning_banner.label.text()
+
+
+@pytest.mark.parametrize("name", ["pdd_MR2_J2KI.dcm", "pdd_OBXXXX1A_rle.dcm"])
+def test_out_of_distribution_image_gets_the_ood_warning(qtbot, loaded_window, dicom_dir, tmp_path, name):
+    from core.imaging import load_image
+    from core.ood import bundle_ood_score
+    from tests.gui.conftest import _synthetic_xray
+
+    review = loaded_window.review
+    bundle = loaded_window.state.bundle
+    assert bundle.card.get("ood"), "core.train should fit the OOD gate for every bundle"
+    # In-distribution control first: a case like the training ones raises no OOD warning.
+    typical = tmp_path / "typical.png"
+    Image.fromarray(_synthetic_xray(np.random.default_rng(11), sick=False)).save(typical)
+    with qtbot.waitSignal(review.scored, timeout=60000):
+        drop(review.view, [typical])
+    assert review.warning_banner.isHidden() or "Unusual image" not in review.warning_banner.label.text()
+
+    path = dicom_dir / "edge" / name
+    with qtbot.waitSignal(review.scored, timeout=60000):
+        drop(review.view, [path])
+    distance, flagged = bundle_ood_score(bundle, load_image(path).pixels)
+    assert flagged
+    assert not review.warning_banner.isHidden()
+    text = review.warning_banner.label.text()
+    assert "Unusual image" in text and f"{distance:.1f}x" in text
+    assert "Do not rely on the score" in text
+
+
+def test_no_ood_warning_without_a_gate(qtbot, window, tiny_bundle, dicom_dir):
+    from core.bundle import load_bundle, update_card
+
+    update_card(tiny_bundle.path, {"ood": None})
+    window.state.set_tf_ready(True)
+    window.state.set_bundle(load_bundle(tiny_bundle.path))
+    review = window.review
+    with qtbot.waitSignal(review.scored, timeout=60000):
+        drop(review.view, [dicom_dir / "edge" / "pdd_MR2_J2KI.dcm"])
+    text = review.warning_banner.label.text()
+    assert "Unusual image" not in text
+    assert text  # the tag-based chest warning (modality MR) still shows
