@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -25,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from gui.plots import FigureCanvas
 from gui.state import AppState
-from gui.widgets import ConfusionMatrixWidget, MessageBanner
+from gui.widgets import ConfusionMatrixWidget, MessageBanner, fit_table_height
 from gui.workers import Worker, WorkerRunner, user_message
 
 REPORT_ROWS = ("NORMAL", "PNEUMONIA", "macro avg", "weighted avg")
@@ -143,6 +144,10 @@ class EvaluateWidget(QWidget):
         self.summary = QLabel("")
         self.summary.setObjectName("evalSummary")
         self.summary.setWordWrap(True)
+        # Top-aligned and only as tall as its text: spare height goes below the matrix, not
+        # around the summary (it floated mid-column in the screenshots).
+        self.summary.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.summary.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         lv.addWidget(self.summary)
         self.report_table = QTableWidget(len(REPORT_ROWS), 4)
         self.report_table.setObjectName("reportTable")
@@ -150,12 +155,14 @@ class EvaluateWidget(QWidget):
         self.report_table.setVerticalHeaderLabels(list(REPORT_ROWS))
         self.report_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.report_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.report_table.setMaximumHeight(170)
+        self.report_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        fit_table_height(self.report_table)
         lv.addWidget(self.report_table)
         self.matrix = ConfusionMatrixWidget()
         self.matrix.setObjectName("evalConfusionMatrix")
         self.matrix.setMaximumHeight(340)
         lv.addWidget(self.matrix, 1)
+        lv.addStretch(0)
         split.addWidget(left)
         self.fig_area = QWidget()
         self.fig_layout = QHBoxLayout(self.fig_area)

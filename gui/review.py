@@ -62,6 +62,14 @@ TAG_ROWS = (
 )
 
 
+def format_dicom_date(value: str) -> str:
+    """DICOM DA ``YYYYMMDD`` as ``YYYY-MM-DD`` (unambiguous across locales); anything else as is."""
+    text = str(value).strip()
+    if len(text) == 8 and text.isdigit():
+        return f"{text[:4]}-{text[4:6]}-{text[6:]}"
+    return text
+
+
 def list_cases(folder: Path) -> list[str]:
     from core.imaging import is_candidate_file
 
@@ -577,6 +585,10 @@ class ReviewWidget(QWidget):
                     value = " / ".join(f"{x:g}" if isinstance(x, float) else str(x) for x in v)
                 else:
                     value = "" if v in (None, "") else str(v)
+                if key == "study_date":
+                    value = format_dicom_date(value)
+                elif key == "transfer_syntax" and value and meta.get("transfer_syntax_name"):
+                    value = f"{meta['transfer_syntax_name']} ({value})"
             self.tags.item(i, 0).setText(value or "—")
             self.tags.item(i, 0).setToolTip(value)
 

@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 from gui.plots import BarPlot, HistoryPlot
 from gui.state import AppState
 from gui.viewer import gray_qimage
-from gui.widgets import MessageBanner
+from gui.widgets import MessageBanner, fit_table_height
 from gui.workers import Worker, WorkerRunner, throttled, user_message
 
 MODEL_CHOICES = (("pneumonet", "PneumoNet (small CNN, 1-channel)"), ("notebook", "Notebook CNN (150x150x3)"))
@@ -149,7 +149,8 @@ class TrainWidget(QWidget):
         self.counts_table = QTableWidget(0, 0)
         self.counts_table.setObjectName("countsTable")
         self.counts_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.counts_table.setMaximumHeight(130)
+        self.counts_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        fit_table_height(self.counts_table)
         self.counts_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         lv.addWidget(self.counts_table)
         self.split_note = QLabel("")
@@ -318,6 +319,7 @@ class TrainWidget(QWidget):
             for j, c in enumerate(classes):
                 self.counts_table.setItem(i, j, QTableWidgetItem(str(counts[s].get(c, 0))))
             self.counts_table.setItem(i, len(classes), QTableWidgetItem(str(sum(counts[s].values()))))
+        fit_table_height(self.counts_table)
         how = getattr(self.dataset, "val_source", "")
         note = ("Validation split made from train, grouped by patient "
                 f"({getattr(self.dataset, 'val_fraction', 0):.0%}, seed {getattr(self.dataset, 'split_seed', '')})."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QTableWidget, QToolButton, QWidget
 
 BANNER_STYLES = {
     "error": ("#fdecea", "#8a1c12", "#e0a39c"),
@@ -139,3 +139,12 @@ class ConfusionMatrixWidget(QWidget):
                     Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
                     f"{tag} · {share:.1%}",
                 )
+
+
+def fit_table_height(table: QTableWidget) -> None:
+    """Make a short table exactly as tall as its rows, so no empty grey band shows below them."""
+    header = table.horizontalHeader()
+    height = header.sizeHint().height() if not header.isHidden() else 0
+    height += sum(table.rowHeight(r) for r in range(table.rowCount()))
+    height += 2 * table.frameWidth()
+    table.setFixedHeight(height)

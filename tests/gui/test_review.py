@@ -200,3 +200,38 @@ def test_no_ood_warning_without_a_gate(qtbot, window, tiny_bundle, dicom_dir):
     text = review.warning_banner.label.text()
     assert "Unusual image" not in text
     assert text  # the tag-based chest warning (modality MR) still shows
+
+
+def test_dicom_date_shown_unambiguously():
+    from gui.review import format_dicom_date
+
+    assert format_dicom_date("20240307") == "2024-03-07"
+    assert format_dicom_date(" 19010101 ") == "1901-01-01"
+    assert format_dicom_date("2024") == "2024"  # not a DA value: shown as stored
+    assert format_dicom_date("") == ""
+
+
+def test_heatmap_smoothing_removes_block_edges_and_keeps_relative_strength():
+    from PIL import Image
+
+    from gui.viewer import smooth_heat
+
+    # An 8x8 Grad-CAM grid: one strong narrow cell, one weaker broad 2x2 patch, enlarged bilinearly
+    # the way core.explain does it.
+    grid = np.zeros((8, 8), dtype=np.float32)
+    grid[2, 6] = 1.0
+    grid[5:7, 1:3] = 0.7
+    big = np.asarray(Image.fromarray(grid, mode="F").resize((512, 512), Image.Resampling.BILINEAR), dtype=np.float32)
+    smooth = smooth_heat(big)
+    assert smooth.shape == big.shape and smooth.dtype == np.float32
+    assert smooth.min() >= 0.0 and smooth.max() <= 1.0
+
+    def steepest(a):
+        return max(np.abs(np.diff(np.diff(a, axis=0), axis=0)).max(), np.abs(np.diff(np.diff(a, axis=1), axis=1)).max())
+
+    assert steepest(smooth) < 0.5 * steepest(big)  # kinks (straight-edged outlines) are rounded off
+    strong = smooth[2 * 64 - 32:3 * 64 + 32, 6 * 64 - 32:7 * 64 + 32].max()
+    weak = smooth[5 * 64:7 * 64, 1 * 64:3 * 64].max()
+    assert strong > weak > 0.4  # both still show, and the stronger evidence stays the stronger
+    peak = np.unravel_index(np.argmax(smooth), smooth.shape)
+    assert abs(peak[0] - 2.5 * 64) < 48 and abs(peak[1] - 6.5 * 64) < 48
