@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPixmap
+from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPixmap, QTransform
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsTextItem, QGraphicsView
 
 FULL_CENTER = 127.5
@@ -36,7 +36,8 @@ def _gaussian_rows(a: np.ndarray, sigma: float) -> np.ndarray:
     return np.apply_along_axis(lambda r: np.convolve(r, kernel, mode="valid"), 1, padded)
 
 
-def smooth_heat(heat: np.ndarray, work: int = 128, sigma_fraction: float = 0.015) -> np.ndarray:
+def smooth_heat(heat: np.ndarray, work: int = 128, sigma_fraction: float = 0.015,
+                out_size: tuple[int, int] | None = None) -> np.ndarray:
     """Round off the corners of a Grad-CAM map that was bilinearly enlarged from a coarse grid.
 
     Bilinear enlargement of an 8x8 map draws straight-edged squares and L shapes once weak
@@ -44,7 +45,7 @@ def smooth_heat(heat: np.ndarray, work: int = 128, sigma_fraction: float = 0.015
     1.5% of the image side (worked out on a 128 px copy, a few milliseconds) rounds them off.
     Values are not renormalised and the blur is kept small, because any blur lowers a narrow
     strong peak more than a broad weaker patch (at 3% their order flipped on a test map).
-    Display only: scores are untouched.
+    Display only: scores are untouched. ``out_size`` (width, height) defaults to the input's.
     """
     from PIL import Image
 
@@ -54,15 +55,28 @@ def smooth_heat(heat: np.ndarray, work: int = 128, sigma_fraction: float = 0.015
     small = np.asarray(Image.fromarray(heat, mode="F").resize((work, work), Image.Resampling.BOX), dtype=np.float32)
     sigma = sigma_fraction * work
     small = _gaussian_rows(_gaussian_rows(small, sigma).T, sigma).T.astype(np.float32)
-    big = Image.fromarray(small, mode="F").resize((w, h), Image.Resampling.BILINEAR)
+    big = Image.fromarray(small, mode="F").resize(out_size or (w, h), Image.Resampling.BILINEAR)
     return np.clip(np.asarray(big, dtype=np.float32), 0.0, 1.0)
 
 
-def heat_rgba(heat: np.ndarray) -> np.ndarray:
-    """Colour a [0, 1] heatmap for display; weak evidence fades out so anatomy stays visible."""
+OVERLAY_MAX_SIDE = 256
+
+
+def heat_rgba(heat: np.ndarray, max_side: int = OVERLAY_MAX_SIDE) -> np.ndarray:
+    """Colour a [0, 1] heatmap for display; weak evidence fades out so anatomy stays visible.
+
+    The map holds an 8x8-ish grid's worth of detail, so it is coloured at most ``max_side``
+    pixels across (the viewer stretches it over the image with smooth filtering): colouring a
+    1024 px map pixel by pixel cost ~35 ms per case for nothing visible.
+    """
     from core.explain import colormap_lut
 
-    h = smooth_heat(np.clip(np.nan_to_num(np.asarray(heat, dtype=np.float32)), 0.0, 1.0))
+    heat = np.clip(np.nan_to_num(np.asarray(heat, dtype=np.float32)), 0.0, 1.0)
+    out_size = None
+    if heat.ndim == 2 and max(heat.shape) > max_side:
+        k = max_side / max(heat.shape)
+        out_size = (max(1, round(heat.shape[1] * k)), max(1, round(heat.shape[0] * k)))
+    h = smooth_heat(heat, out_size=out_size)
     index = (h * 255.0).astype(np.uint8)
     # Below 40% of the peak the map is fully transparent: a diffuse wash of colour
     # over the whole film hides the anatomy and says nothing.
@@ -99,6 +113,7 @@ class ImageView(QGraphicsView):
         self._image_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self._overlay_item = QGraphicsPixmapItem()
         self._overlay_item.setZValue(1)
+        self._overlay_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self._overlay_item.setVisible(False)
         self.scene().addItem(self._image_item)
         self.scene().addItem(self._overlay_item)
@@ -165,8 +180,9 @@ class ImageView(QGraphicsView):
             return
         pix = QPixmap.fromImage(rgba_qimage(rgba))
         h, w = self._pixels.shape
-        if (pix.width(), pix.height()) != (w, h):
-            pix = pix.scaled(w, h, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        # A smaller overlay is stretched over the image when painted (smooth filtering), which
+        # costs nothing up front, unlike scaling the pixmap to the image's full size here.
+        self._overlay_item.setTransform(QTransform.fromScale(w / pix.width(), h / pix.height()))
         self._overlay_item.setPixmap(pix)
         self._overlay_item.setOpacity(self._overlay_opacity)
 

@@ -235,3 +235,21 @@ def test_heatmap_smoothing_removes_block_edges_and_keeps_relative_strength():
     assert strong > weak > 0.4  # both still show, and the stronger evidence stays the stronger
     peak = np.unravel_index(np.argmax(smooth), smooth.shape)
     assert abs(peak[0] - 2.5 * 64) < 48 and abs(peak[1] - 6.5 * 64) < 48
+
+
+def test_small_overlay_covers_the_whole_image(qtbot):
+    from gui.viewer import ImageView, heat_rgba
+
+    view = ImageView()
+    qtbot.addWidget(view)
+    view.set_pixels(np.full((900, 600), 100, dtype=np.uint8))
+    heat = np.zeros((900, 600), dtype=np.float32)
+    heat[:90, :60] = 1.0  # evidence in the top-left corner only
+    rgba = heat_rgba(heat)
+    assert max(rgba.shape[:2]) == 256 and rgba.shape[0] / rgba.shape[1] == pytest.approx(1.5, abs=0.01)
+    view.set_overlay(rgba)
+    rect = view._overlay_item.sceneBoundingRect()
+    assert (rect.x(), rect.y(), rect.width(), rect.height()) == pytest.approx((0, 0, 600, 900))
+    # The coloured part stays where the evidence is once stretched over the image.
+    ys, xs = np.nonzero(rgba[..., 3] > 0)
+    assert ys.max() * 900 / rgba.shape[0] < 200 and xs.max() * 600 / rgba.shape[1] < 150
