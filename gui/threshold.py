@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 
 from gui.plots import CurvePlot
 from gui.state import AppState
-from gui.widgets import ConfusionMatrixWidget, MessageBanner
+from gui.widgets import ConfusionMatrixWidget, MessageBanner, fit_table_height
 from gui.workers import user_message
 
 SLIDER_STEPS = 1000
@@ -179,7 +179,7 @@ class ThresholdExplorer(QWidget):
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
         self.matrix = ConfusionMatrixWidget()
-        lv.addWidget(self.matrix)
+        lv.addWidget(self.matrix, 1)  # spare height goes to the matrix, not to an empty table band
         prev_row = QHBoxLayout()
         prev_row.addWidget(QLabel("Prevalence for PPV/NPV"))
         self.prevalence = QDoubleSpinBox()
@@ -203,7 +203,8 @@ class ThresholdExplorer(QWidget):
                 item = QTableWidgetItem("-")
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 self.table.setItem(i, j, item)
-        self.table.setMinimumHeight(240)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        fit_table_height(self.table)
         lv.addWidget(self.table)
         left.setMinimumWidth(440)
         split.addWidget(left)
