@@ -173,8 +173,12 @@ def format_score(score: float, threshold: float) -> str:
     digits = 2
     while digits < 6 and f"{score:.{digits}f}" == f"{threshold:.{digits}f}" and score != threshold:
         digits += 1
+    t_digits = digits
+    # "1.00" or "0.00" reads as certainty; show the digit that says it is not.
+    while digits < 4 and f"{score:.{digits}f}" in (f"{1:.{digits}f}", f"{0:.{digits}f}") and 0.0 < score < 1.0:
+        digits += 1
     call = "PNEUMONIA" if score >= threshold else "NORMAL"
-    return f"Score {score:.{digits}f} - {call} (threshold {threshold:.{digits}f})"
+    return f"Score {score:.{digits}f} - {call} (threshold {threshold:.{t_digits}f})"
 
 
 def progress_fraction(p: Any) -> float | None:
@@ -531,12 +535,16 @@ class ReviewWidget(QWidget):
         if self.score is None or t is None:
             return
         call = "PNEUMONIA" if self.score >= t else "NORMAL"
-        self.score_label.setText(format_score(self.score, t))
+        # A green NORMAL (or red PNEUMONIA) box under a "do not rely on the score" warning sends
+        # two messages; with a warning the box turns neutral amber and says so itself.
+        doubt = bool(self._ood_text or getattr(self, "_chest_text", None))
+        text = format_score(self.score, t)
+        self.score_label.setText(text + ("\nUnreliable for this image: see the warning" if doubt else ""))
         self.score_label.setToolTip(
             f"Model score {self.score:.4f} (probability-like, 0 = normal, 1 = pneumonia). "
             f"At or above the threshold {t:.4f} the model calls PNEUMONIA."
         )
-        self._set_call(call.lower())
+        self._set_call("doubt" if doubt else call.lower())
 
     def _set_call(self, call: str) -> None:
         self.score_label.setProperty("call", call)

@@ -40,7 +40,7 @@ def test_drop_png_shows_score_and_heatmap(qtbot, loaded_window, tmp_path):
     Image.fromarray(pixels).save(png)
     with qtbot.waitSignal(review.heatmapShown, timeout=60000):
         drop(review.view, [png])
-    label = loaded_window.findChild(QLabel, "scoreLabel").text()
+    label = loaded_window.findChild(QLabel, "scoreLabel").text().splitlines()[0]  # 2nd line: any doubt
     threshold = loaded_window.state.threshold
     want = loaded_window.state.bundle.score_pixels(pixels)
     call = "PNEUMONIA" if want >= threshold else "NORMAL"
@@ -176,6 +176,8 @@ def test_out_of_distribution_image_gets_the_ood_warning(qtbot, loaded_window, di
     with qtbot.waitSignal(review.scored, timeout=60000):
         drop(review.view, [typical])
     assert review.warning_banner.isHidden() or "Unusual image" not in review.warning_banner.label.text()
+    score_label = loaded_window.findChild(QLabel, "scoreLabel")
+    assert score_label.property("call") in ("normal", "pneumonia") and "Unreliable" not in score_label.text()
 
     path = dicom_dir / "edge" / name
     with qtbot.waitSignal(review.scored, timeout=60000):
@@ -186,6 +188,8 @@ def test_out_of_distribution_image_gets_the_ood_warning(qtbot, loaded_window, di
     text = review.warning_banner.label.text()
     assert "Unusual image" in text and f"{distance:.1f}x" in text
     assert "Do not rely on the score" in text
+    # The score box itself must not look like a confident green/red call under that warning.
+    assert score_label.property("call") == "doubt" and "Unreliable" in score_label.text()
 
 
 def test_no_ood_warning_without_a_gate(qtbot, window, tiny_bundle, dicom_dir):
@@ -253,3 +257,13 @@ def test_small_overlay_covers_the_whole_image(qtbot):
     # The coloured part stays where the evidence is once stretched over the image.
     ys, xs = np.nonzero(rgba[..., 3] > 0)
     assert ys.max() * 900 / rgba.shape[0] < 200 and xs.max() * 600 / rgba.shape[1] < 150
+
+
+def test_score_text_never_rounds_to_certainty():
+    from gui.review import format_score
+
+    assert format_score(0.9984, 0.56) == "Score 0.998 - PNEUMONIA (threshold 0.56)"
+    assert format_score(0.0004, 0.56).startswith("Score 0.0004 - NORMAL")
+    assert format_score(0.77, 0.56) == "Score 0.77 - PNEUMONIA (threshold 0.56)"
+    assert format_score(1.0, 0.56).startswith("Score 1.00 - PNEUMONIA")
+    assert format_score(0.5601, 0.5604).startswith("Score 0.5601 - NORMAL")  # >= rule, shown apart
