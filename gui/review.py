@@ -62,6 +62,11 @@ TAG_ROWS = (
 )
 
 
+PILLOW_MODES = {"L": "greyscale (8-bit)", "I;16": "greyscale (16-bit)", "I": "greyscale (32-bit)",
+                "F": "greyscale (float)", "1": "black and white", "P": "palette colour", "RGB": "colour (RGB)",
+                "RGBA": "colour (RGBA)", "LA": "greyscale + alpha", "CMYK": "colour (CMYK)"}
+
+
 def format_dicom_date(value: str) -> str:
     """DICOM DA ``YYYYMMDD`` as ``YYYY-MM-DD`` (unambiguous across locales); anything else as is."""
     text = str(value).strip()
@@ -595,6 +600,8 @@ class ReviewWidget(QWidget):
                     value = "" if v in (None, "") else str(v)
                 if key == "study_date":
                     value = format_dicom_date(value)
+                elif key == "photometric" and getattr(xray, "kind", "") != "dicom":
+                    value = PILLOW_MODES.get(value, value)  # Pillow's mode letters mean nothing to readers
                 elif key == "transfer_syntax" and value and meta.get("transfer_syntax_name"):
                     value = f"{meta['transfer_syntax_name']} ({value})"
             self.tags.item(i, 0).setText(value or "—")

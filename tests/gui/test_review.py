@@ -52,6 +52,7 @@ def test_drop_png_shows_score_and_heatmap(qtbot, loaded_window, tmp_path):
     assert np.array_equal(review.view.displayed_pixels(), pixels)  # full window: identity
     tags = {review.tags.verticalHeaderItem(i).text(): review.tags.item(i, 0).text() for i in range(review.tags.rowCount())}
     assert tags["Format"] == "PNG" and tags["Size (rows x cols)"] == "160 x 140"
+    assert tags["Photometric"] == "greyscale (8-bit)"
 
 
 def test_drop_real_dicom_shows_tags_and_score(qtbot, loaded_window, dicom_dir):
