@@ -87,3 +87,26 @@ def test_event_loop_never_blocked_while_training(qtbot, window, tmp_path, monkey
         print(f"\nticks {len(gaps_ms)}, epochs {len(epochs_seen)}, max gap {worst:.1f} ms, "
               f"p99 {p99:.1f} ms, median {float(np.median(gaps_ms)):.1f} ms")
     assert worst < LIMIT_MS, f"GUI blocked for {worst:.0f} ms (99th percentile {p99:.0f} ms)"
+
+
+def test_progress_throttle_keeps_stage_changes_and_epoch_ends(monkeypatch):
+    from core.data import Progress
+    from gui import workers
+
+    clock = {"t": 0.0}
+    monkeypatch.setattr(workers.time, "monotonic", lambda: clock["t"])
+    seen = []
+    report = workers.throttled(seen.append, 0.1)
+    for i in range(100):  # 100 batches in 0.5 s: 20 per 0.1 s
+        clock["t"] = i * 0.005
+        report(Progress("training", batch=i + 1, batches=100, fraction=(i + 1) / 200))
+    report(Progress("epoch_end", epoch=1))
+    report(Progress("epoch_end", epoch=2))
+    report(Progress("scoring"))
+    report("plain message")
+    batches = [p for p in seen if getattr(p, "stage", None) == "training"]
+    assert seen[0].batch == 1  # the first report of a stage always passes
+    assert 5 <= len(batches) <= 6  # ~10 a second instead of 200
+    assert [p.epoch for p in seen if getattr(p, "stage", None) == "epoch_end"] == [1, 2]
+    assert seen[-2].stage == "scoring" and seen[-1] == "plain message"
+    assert workers.throttled(None) is None
