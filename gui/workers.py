@@ -9,6 +9,8 @@ thread through queued connections, so widgets are only ever touched there.
 from __future__ import annotations
 
 import inspect
+import os
+import sys
 import threading
 import time
 import traceback
@@ -16,6 +18,27 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+BACKGROUND_NICE = 5
+_thread_state = threading.local()
+
+
+def lower_thread_priority(nice: int = BACKGROUND_NICE) -> None:
+    """Give the calling (worker) thread a higher nice value, once; Linux only.
+
+    Threads that TensorFlow and tf.data start from a worker inherit it, so on a busy machine
+    the scheduler runs the GUI thread first and the window keeps painting while a model
+    trains. On Linux nice is per thread; elsewhere it would apply to the whole process
+    (macOS) or does not exist (Windows), so nothing is done there.
+    """
+    if getattr(_thread_state, "lowered", False) or not sys.platform.startswith("linux"):
+        return
+    _thread_state.lowered = True
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except (OSError, AttributeError):
+        pass
 
 
 class WorkerSignals(QObject):
@@ -72,6 +95,7 @@ class Worker(QRunnable):
         return self._finished.wait(timeout_s)
 
     def run(self) -> None:
+        lower_thread_priority()
         try:
             result = self.fn(*self.args, **self.kwargs)
         except BaseException as exc:
