@@ -442,5 +442,7 @@ def make_tf_dataset(
             xb = tf.repeat(xb, 3, axis=-1)
         return (xb, *rest) if rest else xb
 
-    ds = ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None)
+    # Order may only be relaxed when it is random anyway: an unshuffled pipeline (evaluation, the
+    # preprocessing equality test) must keep its order.
+    ds = ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None or not shuffle)
     return ds.prefetch(tf.data.AUTOTUNE)
