@@ -253,6 +253,18 @@ def _recover(path: Path) -> None:
                 return
 
 
+def _remove_leftovers(dest: Path) -> None:
+    """Delete temp folders of earlier saves to ``dest`` that were killed mid-way.
+
+    Only once ``dest`` itself is a complete bundle (after _recover), so nothing that could still
+    be the only copy is removed. Saves to one destination are not concurrent (one trainer each).
+    """
+    if not (dest / MODEL_FILE).exists():
+        return
+    for stale in [*dest.parent.glob(f".{dest.name}.new-*"), *dest.parent.glob(f".{dest.name}.old-*")]:
+        shutil.rmtree(stale, ignore_errors=True)
+
+
 def load_bundle(path: str | os.PathLike, safe_mode: bool = True) -> ModelBundle:
     """Open a bundle folder, checking files, the model hash and for Lambda layers."""
     path = Path(path)
@@ -327,6 +339,8 @@ def save_bundle(dest: str | os.PathLike, model, card: dict[str, Any], scores: di
     """Write model + card + scores atomically into ``dest`` (replacing any bundle there)."""
     dest = Path(dest).resolve()
     dest.parent.mkdir(parents=True, exist_ok=True)
+    _recover(dest)
+    _remove_leftovers(dest)
     tmp = dest.parent / f".{dest.name}.new-{uuid.uuid4().hex[:8]}"
     try:
         tmp.mkdir()

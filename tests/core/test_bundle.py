@@ -167,3 +167,18 @@ def test_bundle_dataclass_defaults():
     b = ModelBundle(path=Path("/nowhere"), card={"model": {"input_shape": [8, 8, 3]}})
     assert b.threshold == 0.5 and b.input_shape == (8, 8, 3)
     assert list(b.calibrate([0.2, 0.9])) == pytest.approx([0.2, 0.9])
+
+
+def test_leftovers_of_killed_saves_are_cleared_by_the_next_save(tmp_path, tiny_model):
+    dest = tmp_path / "b"
+    save_bundle(dest, tiny_model, _card(), _scores())
+    stale = [tmp_path / ".b.new-deadbeef", tmp_path / ".b.old-cafebabe"]
+    for folder in stale:  # what kill -9 in the middle of a save leaves behind
+        folder.mkdir()
+        (folder / "model.keras").write_bytes(b"partial")
+    other = tmp_path / ".other.new-12345678"  # another bundle's temp folder is not ours to touch
+    other.mkdir()
+    save_bundle(dest, tiny_model, _card(), _scores())
+    assert not any(f.exists() for f in stale)
+    assert other.exists()
+    assert load_bundle(dest).card["model_sha256"]
