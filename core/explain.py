@@ -143,7 +143,8 @@ def _resize_map(cam: np.ndarray, height: int, width: int) -> np.ndarray:
     peak = float(cam.max()) if cam.size else 0.0
     if peak <= 0.0:
         return np.zeros((height, width), np.float32)
-    big = Image.fromarray(cam / peak, mode="F").resize((width, height), Image.Resampling.BILINEAR)
+    # Bicubic: a bilinear stretch of an 8x8 map draws straight-edged blocks on the film.
+    big = Image.fromarray(cam / peak, mode="F").resize((width, height), Image.Resampling.BICUBIC)
     return np.clip(np.asarray(big, dtype=np.float32), 0.0, 1.0)
 
 
