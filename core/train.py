@@ -278,8 +278,8 @@ def choose_threshold_on_val(y: np.ndarray, s: np.ndarray, method: str) -> dict[s
 
 def relative_name(path: str | os.PathLike, root: str | os.PathLike) -> str:
     """``split/CLASS/file`` for a file under the data folder (else its base name), POSIX separators."""
-    try:
-        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    try:  # absolute, not resolved: a data folder reached through a symlink keeps its own names
+        return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
     except ValueError:
         return Path(path).name
 
