@@ -76,7 +76,8 @@ def test_batch_csv_has_ood_and_view_columns(bundle, chest_xray_dir, dicom_dir, t
     paths = [*chest, mr, bad]
     result = write_scores(bundle, paths, tmp_path / "out" / "scores.csv")
     assert result["n"] == 5 and result["unreadable"] == 1 and result["scored"] == 4
-    rows = list(csv.DictReader(open(result["path"], encoding="utf-8")))
+    with open(result["path"], encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
     assert tuple(rows[0]) == CSV_COLUMNS
     by_name = {Path(r["file"]).name: r for r in rows}
     mr_row = by_name[mr.name]
@@ -103,7 +104,7 @@ def test_csv_is_atomic_and_follows_the_umask(tmp_path):
 
     class Boom(Case):
         @property
-        def path(self):  # noqa: D401 - fails while the rows are written
+        def path(self):
             raise RuntimeError("disk gone")
 
         @path.setter
