@@ -141,3 +141,16 @@ def strip_binaries(entries: list[Entry], workdir: Path, log: Callable[[str], Non
         out.append((dest, src, kind))
     log(f"slim: stripped symbol tables, {saved / 2**20:.1f} MiB saved")
     return out
+
+
+def package_modules(root: Path, package: str) -> list[str]:
+    """Every module of a package in a source tree, by file name (nothing is imported)."""
+    names = []
+    for path in sorted((Path(root) / package).rglob("*.py")):
+        parts = list(path.relative_to(root).with_suffix("").parts)
+        if "__pycache__" in parts:
+            continue
+        if parts[-1] == "__init__":
+            parts.pop()
+        names.append(".".join(parts))
+    return names

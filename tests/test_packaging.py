@@ -172,9 +172,27 @@ def test_frozen_app_builds_and_passes_its_self_test(small_bundle, tmp_path):
     shipped = {p.name for p in (app_dir / "_internal").iterdir()} if (app_dir / "_internal").is_dir() else set()
     unwanted_all = ["libjpeg", "PyQt5", "PyQt6", "PySide2", "tkinter", "pandas", "IPython"]
     if os.environ.get("PNEUMOSCOPE_APP_WITH_TUNER") != "1":
-        unwanted_all += ["scipy", "sklearn"]
+        unwanted_all += ["scipy", "sklearn", "keras_tuner", "grpc"]
     for unwanted in unwanted_all:
         assert unwanted not in shipped, f"{unwanted} was bundled"
+
+    # Lean app (build_spec/slim.py and the spec's excludes): what the app never loads stays out.
+    internal = app_dir / "_internal"
+    for left_out in ["tensorboard", "tensorflow/compiler/tf2xla/ops/_xla_ops*",
+                     "tensorflow/compiler/mlir/stablehlo/stablehlo_extension*", "PIL/_avif*",
+                     "matplotlib/mpl-data/sample_data"]:
+        assert not list(internal.glob(left_out)), f"{left_out} was bundled"
+    if sys.platform.startswith("linux"):
+        assert not list(internal.glob("PySide6/Qt/plugins/platformthemes/*gtk3*"))
+        assert not list(internal.glob("libcairo*")) and not list(internal.glob("libpango*"))
+        if os.environ.get("PNEUMOSCOPE_APP_NO_STRIP") != "1":
+            tf_lib = next(internal.glob("tensorflow/libtensorflow_cc.so*"))
+            sections = subprocess.run(["readelf", "-S", "-W", str(tf_lib)], capture_output=True, text=True).stdout
+            assert ".dynsym" in sections and ".symtab" not in sections
+            if os.environ.get("PNEUMOSCOPE_APP_WITH_TUNER") != "1":
+                files = [p for p in app_dir.rglob("*") if p.is_file() and not p.is_symlink()]
+                size_mib = sum(p.stat().st_size for p in files) / 2**20
+                assert size_mib < 1000, f"the app grew to {size_mib:.0f} MiB (930 MiB when measured)"
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="Linux desktop entry")

@@ -1,0 +1,124 @@
+"""The slimming steps of the PyInstaller spec (build_spec/slim.py), on real files where they act
+on files. The frozen app built with them is checked by tests/test_packaging.py (slow)."""
+
+from __future__ import annotations
+
+import importlib.util
+import pkgutil
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("pneumoscope_slim", REPO / "build_spec" / "slim.py")
+slim = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(slim)
+
+linux_strip = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or shutil.which("strip") is None or shutil.which("readelf") is None,
+    reason="stripping is a Linux step (binutils)",
+)
+
+
+def test_keras_unit_tests_are_left_out_but_not_modules_that_merely_sound_like_tests():
+    assert slim.is_test_module("keras.src.layers.core.dense_test")
+    assert slim.is_test_module("keras.src.conftest")
+    assert slim.is_test_module("h5py.tests.test_file")
+    assert not slim.is_test_module("keras.src.layers.core.dense")
+    assert not slim.is_test_module("keras.src.testing")  # imported by keras itself
+    assert not slim.is_test_module("scipy.stats._bws_test")  # a real scipy module
+    assert not slim.is_test_module("tensorflow.python.platform.test")  # tf.test is imported eagerly
+
+
+def test_orphaned_libraries_are_those_only_dropped_plugins_need():
+    needed = {
+        "/src/theme.so": ["libcairo.so.2"],
+        "/src/libcairo.so.2": ["libpixman.so.0", "libpng.so.16"],
+        "/src/libpixman.so.0": [],
+        "/src/libpng.so.16": [],
+        "/src/libQt6Gui.so.6": ["libpng.so.16"],
+        "/src/libloaded_by_ctypes.so": [],
+    }
+    kept = [
+        ("libcairo.so.2", "/src/libcairo.so.2", "BINARY"),
+        ("libpixman.so.0", "/src/libpixman.so.0", "BINARY"),
+        ("libpng.so.16", "/src/libpng.so.16", "BINARY"),
+        ("PySide6/Qt/lib/libQt6Gui.so.6", "/src/libQt6Gui.so.6", "BINARY"),
+        ("libQt6Gui.so.6", "PySide6/Qt/lib/libQt6Gui.so.6", "SYMLINK"),
+        ("libloaded_by_ctypes.so", "/src/libloaded_by_ctypes.so", "BINARY"),
+    ]
+    dropped = [("PySide6/Qt/plugins/platformthemes/theme.so", "/src/theme.so", "BINARY")]
+    orphans = slim.orphaned(kept, dropped, needed=lambda src: needed[src])
+    # libpng stays (Qt needs it); a library nothing links to stays (it may be opened at run time).
+    assert orphans == {"libcairo.so.2", "libpixman.so.0"}
+
+
+def test_without_also_removes_links_to_what_it_removes():
+    entries = [
+        ("PySide6/Qt/lib/libQt6Network.so.6", "/x/libQt6Network.so.6", "BINARY"),
+        ("libQt6Network.so.6", "PySide6/Qt/lib/libQt6Network.so.6", "SYMLINK"),
+        ("PySide6/Qt/lib/libQt6Core.so.6", "/x/libQt6Core.so.6", "BINARY"),
+        ("libQt6Core.so.6", "PySide6/Qt/lib/libQt6Core.so.6", "SYMLINK"),
+    ]
+    left = slim.without(entries, {"PySide6/Qt/lib/libQt6Network.so.6"})
+    assert [e[0] for e in left] == ["PySide6/Qt/lib/libQt6Core.so.6", "libQt6Core.so.6"]
+
+
+def test_strippable_spares_auditwheel_patched_files_and_qt():
+    site = "/venv/lib/python3.11/site-packages"
+    assert slim.strippable("tensorflow/libtensorflow_cc.so.2", f"{site}/tensorflow/libtensorflow_cc.so.2",
+                           "$ORIGIN/../../_solib_x86_64/x:$ORIGIN/")
+    assert slim.strippable("libpython3.11.so.1.0", "/usr/lib/libpython3.11.so.1.0")
+    assert not slim.strippable("numpy.libs/libscipy_openblas64_-32a4b2a6.so",
+                               f"{site}/numpy.libs/libscipy_openblas64_-32a4b2a6.so")
+    assert not slim.strippable("numpy/_core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so",
+                               f"{site}/numpy/_core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so",
+                               "$ORIGIN/../../numpy.libs")
+    assert not slim.strippable("PySide6/Qt/lib/libQt6Core.so.6", f"{site}/PySide6/Qt/lib/libQt6Core.so.6")
+    assert not slim.strippable("base_library.zip", "/build/base_library.zip")
+
+
+def test_package_modules_lists_the_checkout_as_pkgutil_sees_it():
+    import core
+
+    listed = slim.package_modules(REPO, "core")
+    walked = {"core"} | {m.name for m in pkgutil.walk_packages(core.__path__, "core.")}
+    assert set(listed) == walked
+    assert len(listed) == len(set(listed))
+
+
+@linux_strip
+def test_stripped_copy_is_smaller_and_still_loads(tmp_path):
+    import kiwisolver._cext  # a matplotlib dependency; its wheel is not auditwheel-patched
+
+    src = kiwisolver._cext.__file__
+    dest = f"kiwisolver/{Path(src).name}"
+    (entry,) = slim.strip_binaries([(dest, src, "EXTENSION")], tmp_path, log=lambda _msg: None)
+    copy = Path(entry[1])
+    assert copy.parent.parent == tmp_path and copy.stat().st_size < Path(src).stat().st_size
+    symtab = subprocess.run(["readelf", "-S", "-W", str(copy)], capture_output=True, text=True).stdout
+    assert ".symtab" not in symtab
+    # The dynamic symbols stay: a fresh interpreter imports the stripped copy and uses it.
+    code = (
+        "import importlib.util, sys; "
+        f"s = importlib.util.spec_from_file_location('kiwisolver._cext', {str(copy)!r}); "
+        "m = importlib.util.module_from_spec(s); s.loader.exec_module(m); "
+        "v = m.Variable('x'); print(type(v).__name__)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and res.stdout.strip() == "Variable", res.stderr
+
+
+@linux_strip
+def test_auditwheel_patched_files_are_passed_through_unstripped(tmp_path):
+    import numpy._core._multiarray_umath as umath
+
+    src = umath.__file__
+    if ".libs" not in slim.elf_runpath(src):
+        pytest.skip("this numpy is not a PyPI (auditwheel) build")
+    entry = ("numpy/_core/" + Path(src).name, src, "EXTENSION")
+    assert slim.strip_binaries([entry], tmp_path, log=lambda _msg: None) == [entry]
+    assert not any(tmp_path.rglob("*.so"))
