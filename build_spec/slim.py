@@ -7,7 +7,7 @@
   ELF ``NEEDED`` list.
 - ``strip_binaries``: on Linux, copies of the collected shared libraries without their symbol
   tables (``strip --strip-unneeded``; the dynamic symbols stay). TensorFlow's libraries alone
-  carry about 240 MiB of symbols. Files patched by auditwheel (in a ``*.libs`` folder, or whose
+  carry about 225 MiB of symbols. Files patched by auditwheel (in a ``*.libs`` folder, or whose
   RPATH points into one) are left alone: strip corrupts the extra segments patchelf adds to them
   ("ELF load command address/offset not page-aligned" at import). Qt's libraries and plugins are
   left alone too: little to gain, and only the offscreen platform is exercised by the self-test.
