@@ -90,7 +90,7 @@ def render_overlay(source: Path, case: Any, model_sha256: str) -> np.ndarray:
         if heat.shape != grey.shape:
             resized = Image.fromarray(heat).resize((grey.shape[1], grey.shape[0]), Image.Resampling.BICUBIC)
             heat = np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
-        from core.explain import overlay_rgb
+        from core.trust.explain import overlay_rgb
 
         rgb = overlay_rgb(grey, heat, opacity=0.4)
     else:
