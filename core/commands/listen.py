@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -100,6 +101,9 @@ def run(args: argparse.Namespace) -> int:
     from core.node.worker import BundleScorer
 
     settings = _settings(args)
+    # The printer below reports refusals and failures; keep the library's log lines off the terminal.
+    logging.getLogger("pneumoscope.node").setLevel(logging.ERROR)
+    logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)
     if args.save:
         print(f"saved the node settings to {save_settings(settings)}")
     out = sys.stdout

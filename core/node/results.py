@@ -113,25 +113,42 @@ def render_overlay(source: Path, case: Any, model_sha256: str) -> np.ndarray:
     return np.asarray(canvas, dtype=np.uint8)
 
 
+# Type 2 patient and study attributes highdicom copies from the source: a source that lacks
+# one (the NIH ChestX-ray14 DICOMs have no PatientBirthDate) gets it empty, as DICOM allows.
+_TYPE2_COPIED = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+                 "ReferringPhysicianName", "StudyID", "AccessionNumber")
+
+
 def read_source(source: Path) -> Any:
     import pydicom
 
-    return pydicom.dcmread(source, stop_before_pixels=True)
+    ds = pydicom.dcmread(source, stop_before_pixels=True)
+    for keyword in _TYPE2_COPIED:
+        if keyword not in ds:
+            setattr(ds, keyword, None)
+    _fix_age(ds)
+    return ds
 
 
-def _tidy_copied(ds: Any, ref: Any) -> None:
-    """Fix what highdicom copies verbatim from sources that bend the rules, and add what lets a
-    validator see the body part (a chest is unpaired, so no Laterality is needed)."""
+def _fix_age(ds: Any) -> None:
+    """RSNA and NIH files hold a PatientAge like "32" where DICOM wants "032Y": fix or drop it."""
     age = str(ds.get("PatientAge") or "")
     if age and not re.fullmatch(r"\d{3}[DWMY]", age):
         if re.fullmatch(r"\d{1,3}", age):
-            ds.PatientAge = f"{int(age):03d}Y"  # RSNA files hold "32" where DICOM wants "032Y"
+            ds.PatientAge = f"{int(age):03d}Y"
         else:
             del ds.PatientAge
+
+
+def _tidy_copied(ds: Any, ref: Any) -> None:
+    """Let a validator see the body part (a chest is unpaired, so no Laterality is needed);
+    without one, Laterality is present and empty (type 2C: unknown)."""
     if ref.get("BodyPartExamined"):
         ds.BodyPartExamined = ref.BodyPartExamined
     if ref.get("Laterality"):
         ds.Laterality = ref.Laterality
+    elif not ref.get("BodyPartExamined"):
+        ds.Laterality = None
 
 
 def build_secondary_capture(source: Path, case: Any, model_sha256: str, ref: Any | None = None) -> Any:

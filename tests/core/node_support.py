@@ -132,6 +132,7 @@ class Orthanc:
             "RemoteAccessAllowed": False,
             "AuthenticationEnabled": False,
             "DicomCheckCalledAet": True,
+            "DicomAlwaysAllowFind": True,
             "Plugins": [],
             "DicomModalities": modalities or {},
         }
