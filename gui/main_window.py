@@ -72,7 +72,8 @@ class MainWindow(QMainWindow):
         # after the window is up: when first shown, when plotting has been imported on a
         # worker, or when code asks for them, whichever comes first.
         self._lazy: dict[str, QWidget | None] = {}
-        for name, title in (("threshold", "Threshold"), ("train", "Train"), ("evaluate", "Evaluate")):
+        screens = (("worklist", "Worklist"), ("threshold", "Threshold"), ("train", "Train"), ("evaluate", "Evaluate"))
+        for name, title in screens:
             holder = QLabel("Loading...")
             holder.setAlignment(Qt.AlignmentFlag.AlignCenter)
             holder.setProperty("lazyName", name)
@@ -95,6 +96,11 @@ class MainWindow(QMainWindow):
             from gui.threshold import ThresholdExplorer
 
             widget = ThresholdExplorer(self.state)
+        elif name == "worklist":
+            from gui.worklist import WorklistWidget
+
+            widget = WorklistWidget(self.state)
+            widget.openRequested.connect(self.open_in_review)
         elif name == "train":
             from gui.train import TrainWidget
 
@@ -127,6 +133,14 @@ class MainWindow(QMainWindow):
         name = self.tabs.widget(index).property("lazyName")
         if name:
             self._screen(name)
+
+    @property
+    def worklist(self):
+        return self._screen("worklist")
+
+    def open_in_review(self, path: str) -> None:
+        self.tabs.setCurrentWidget(self.review)
+        self.review.open_paths([path])
 
     @property
     def threshold(self):
@@ -263,7 +277,7 @@ class MainWindow(QMainWindow):
         event.accept()
 
     def shutdown(self) -> None:
-        for name in ("train", "evaluate"):
+        for name in ("train", "evaluate", "worklist"):
             if self._lazy[name] is not None:
                 self._lazy[name].shutdown()
         self.review.shutdown()
