@@ -189,3 +189,29 @@ def test_cli_listen_with_the_model_end_to_end(tmp_path: Path, dicom_dir: Path) -
             assert r.status == "scored" and r.sent == "sent", (r.uid, r.error, r.sent)
             assert 0.0 <= r.score <= 1.0 and len(r.model_sha256) == 64
         validate_results(orthanc, files, rows, tmp_path)
+
+
+def test_orthanc_pushes_studies_to_the_node(tmp_path: Path, dicom_dir: Path) -> None:
+    """The PACS side of the story: Orthanc holds the studies and C-STOREs them to the node."""
+    import json
+    import urllib.request
+
+    port = free_port()
+    files = chest_files(dicom_dir)
+    with Orthanc(tmp_path / "orthanc", modalities={"pneumoscope": ["PNEUMOSCOPE", "127.0.0.1", port]}) as orthanc:
+        assert len(storescu(files, orthanc.dicom_port, aec=orthanc.aet)["acked"]) == len(files)
+        node = Node(NodeSettings(port=port, inbox=str(tmp_path / "inbox")), scorer_with_map, sender=None)
+        node.start()
+        try:
+            ids = orthanc.get("/instances")
+            request = urllib.request.Request(f"http://127.0.0.1:{orthanc.http_port}/modalities/pneumoscope/store",
+                                             data=json.dumps(ids).encode(), method="POST")
+            with urllib.request.urlopen(request, timeout=120) as rsp:
+                answer = json.loads(rsp.read())
+            assert answer["FailedInstancesCount"] == 0 and answer["InstancesCount"] == len(files)
+            assert node.wait_idle(120)
+        finally:
+            node.stop()
+    rows = node.inbox.worklist.rows()
+    assert len(rows) == len(files) and all(r.status == "scored" for r in rows)
+    assert {r.calling_aet for r in rows} == {"ORTHANC"}
