@@ -25,6 +25,16 @@ from gui.workers import Worker, WorkerRunner, user_message
 DISCLAIMER = "RESEARCH USE ONLY - not for diagnostic use."
 
 
+def _node_enabled() -> bool:
+    from core.errors import PneumoscopeError
+    from core.node.config import load_settings
+
+    try:
+        return load_settings().enabled
+    except PneumoscopeError:
+        return False  # the Worklist screen shows what is wrong with the settings
+
+
 class MainWindow(QMainWindow):
     bundleLoaded = Signal(object)
     startupFinished = Signal()
@@ -81,6 +91,8 @@ class MainWindow(QMainWindow):
             self._lazy[name] = None
         self.tabs.currentChanged.connect(self._on_tab_changed)
         layout.addWidget(self.tabs, 1)
+        if _node_enabled():  # the DICOM node starts with the app: build its screen now
+            self._screen("worklist")
         self.setCentralWidget(central)
 
         self.model_status = QLabel("Starting...")

@@ -37,7 +37,7 @@ from core.node.config import NodeSettings, load_settings, save_settings
 from core.node.errors import NodeError
 from core.node.worklist import Worklist, WorklistRow
 
-COLUMNS = ("Received", "Patient key", "Score", "Label", "OOD", "Reviewed", "Status")
+COLUMNS = ("Received", "Patient key", "Score", "Label", "Threshold", "OOD", "Reviewed", "Status")
 _LIGHTS = {"on": "#2e9d48", "other": "#d29a00", "off": "#8a8f98", "error": "#c0392b"}
 
 
@@ -58,7 +58,9 @@ def row_cells(row: WorklistRow) -> list[str]:
         score, label = "", ""
         status = "waiting to be scored" if row.status == "queued" else f"failed: {row.error}"
     ood = "yes" if row.ood_flag else ("no" if row.status == "scored" else "")
-    return [local_time(row.received), row.patient_key or "-", score, label, ood, "yes" if row.reviewed else "", status]
+    threshold = "" if row.threshold is None else f"{row.threshold:.3f}"
+    return [local_time(row.received), row.patient_key or "-", score, label, threshold, ood,
+            "yes" if row.reviewed else "", status]
 
 
 class NodeSettingsDialog(QDialog):
@@ -149,6 +151,8 @@ class WorklistWidget(QWidget):
         self.timer.start(poll_ms)
         state.bundleChanged.connect(self._on_bundle)
         self.refresh()
+        if self.settings.enabled and state.bundle is not None:
+            QTimer.singleShot(0, self.start_listener)
 
     # -- layout ----------------------------------------------------------------------------
     def _build(self) -> None:
@@ -299,7 +303,9 @@ class WorklistWidget(QWidget):
                 item = QTableWidgetItem(text)
                 if c == 3 and row.label == "PNEUMONIA":
                     item.setForeground(Qt.GlobalColor.darkRed)
-                if c == 4 and row.ood_flag:
+                if c == 4 and row.threshold_source:
+                    item.setToolTip(row.threshold_source)
+                if c == 5 and row.ood_flag:
                     item.setToolTip("The image does not look like the training images: read the score with care.")
                 self.table.setItem(r, c, item)
         scored = sum(1 for row in self._rows if row.status == "scored")

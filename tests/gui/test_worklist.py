@@ -46,7 +46,9 @@ def test_worklist_receives_scores_lists_and_opens_in_review(qtbot, node_settings
         shown = [table.item(i, c).text() for c in range(table.columnCount())]
         assert pid not in " ".join(shown)
         assert shown[3] in ("PNEUMONIA", "NORMAL") and 0.0 <= float(shown[2]) <= 1.0
-        assert shown[5] == ""  # not reviewed yet
+        assert float(shown[4]) == pytest.approx(win.state.bundle.threshold, abs=1e-3)
+        assert (float(shown[2]) >= float(shown[4])) == (shown[3] == "PNEUMONIA")
+        assert shown[6] == ""  # not reviewed yet
     worklist.grab().save("/tmp/worklist.png")
     win.grab().save("/tmp/worklist_window.png")
 
@@ -56,7 +58,7 @@ def test_worklist_receives_scores_lists_and_opens_in_review(qtbot, node_settings
     assert Path(win.state.case.path).name == f"{newest}.dcm"
     assert Worklist(node_settings.inbox_path()).rows()[0].reviewed
     worklist.refresh()
-    assert table.item(0, 5).text() == "yes"
+    assert table.item(0, 6).text() == "yes"
 
     worklist.stop_listener()
     assert worklist.light_state() == "off"
@@ -99,3 +101,22 @@ def test_settings_dialog_validates_and_saves(qtbot, node_settings, monkeypatch):
 
     saved = load_settings()
     assert saved.destination == "pacs.local:4242:PACS" and saved.allowed_callers == ["CR_ROOM", "PACS"]
+
+
+def test_enabled_node_starts_with_the_app_once_a_model_is_loaded(qtbot, tmp_path, tiny_bundle):
+    settings = NodeSettings(enabled=True, port=free_port(), inbox=str(tmp_path / "inbox"))
+    save_settings(settings)
+    from gui.window import create_window
+
+    win = create_window(load_default=False)
+    qtbot.addWidget(win)
+    try:
+        worklist = win._lazy["worklist"]
+        assert worklist is not None  # built at start-up, not when the tab is first shown
+        assert not worklist.listening  # no model yet
+        win.state.set_tf_ready(True)
+        win.state.set_bundle(tiny_bundle)
+        qtbot.waitUntil(lambda: worklist.listening, timeout=10000)
+        assert worklist.light_state() == "on"
+    finally:
+        win.shutdown()
