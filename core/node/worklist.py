@@ -104,12 +104,13 @@ class Worklist:
 
     def __init__(self, folder: str | os.PathLike[str]) -> None:
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / JOURNAL_NAME
         self._lock = threading.Lock()
-        self._secret = _secret(self.folder)
+        self._secret: bytes | None = None  # made on first use: a viewer never creates files
 
     def patient_key(self, patient_id: str | None) -> str:
+        if self._secret is None:
+            self._secret = _secret(self.folder)
         return patient_key(patient_id, self._secret)
 
     # -- writing ----------------------------------------------------------------------------
@@ -125,6 +126,7 @@ class Worklist:
         line = (json.dumps(record, ensure_ascii=True, separators=(",", ":")) + "\n").encode()
         with self._lock:
             try:
+                self.folder.mkdir(parents=True, exist_ok=True)
                 fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
             except OSError as exc:
                 raise NodeError(f"cannot open the worklist {self.path}: {exc.strerror or exc}") from exc

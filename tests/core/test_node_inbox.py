@@ -63,6 +63,9 @@ def test_file_stem_never_escapes_the_folder() -> None:
 
 
 def test_worklist_never_stores_patient_id_and_skips_torn_lines(tmp_path: Path) -> None:
+    viewer = Worklist(tmp_path / "not_yet")
+    assert viewer.rows() == [] and viewer.signature() == (0, 0)
+    assert not (tmp_path / "not_yet").exists()  # looking creates nothing
     wl = Worklist(tmp_path)
     key = wl.patient_key("PAT-12345")
     assert key and key == wl.patient_key("PAT-12345") and key != wl.patient_key("PAT-12346")
