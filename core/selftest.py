@@ -245,9 +245,9 @@ def _training_images(root: Path, per_class: int = 12, size: int = 128) -> Path:
 
 
 def _train_check(workdir: Path) -> dict[str, Any]:
-    """Train a 32 px model for one epoch through core.train, as the Train screen does."""
-    from core.bundle import load_bundle
-    from core.train import TrainConfig, train
+    """Train a 32 px model for one epoch through core.learning.train, as the Train screen does."""
+    from core.learning.bundle import load_bundle
+    from core.learning.train import TrainConfig, train
 
     data = _training_images(workdir / "data")
     config = TrainConfig(
@@ -276,7 +276,7 @@ def _tuning_available() -> bool:
 
 def resolve_bundle(path: str | os.PathLike[str] | None = None) -> Path:
     """``path``, else $PNEUMOSCOPE_BUNDLE, else the shipped models/default; a clear error if none."""
-    from core.bundle import default_bundle_path
+    from core.learning.bundle import default_bundle_path
     from core.paths import default_bundle_dir
 
     chosen = path or os.environ.get(BUNDLE_ENV)
@@ -343,7 +343,7 @@ def run_self_test(
         import tensorflow  # noqa: F401
 
         timings["import_tensorflow"] = round(time.perf_counter() - t, 3)
-        from core.bundle import load_bundle
+        from core.learning.bundle import load_bundle
 
         t = time.perf_counter()
         say(f"loading the model bundle {path}")
@@ -385,7 +385,7 @@ def run_self_test(
 
         stage = "gradcam"
         say("computing a Grad-CAM heat map")
-        from core.explain import gradcam_and_score
+        from core.trust.explain import gradcam_and_score
 
         t = time.perf_counter()
         heat, cam_score = gradcam_and_score(bundle, pixels)

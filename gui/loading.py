@@ -29,7 +29,7 @@ def import_tensorflow(progress=None) -> float:
 
 def load_and_warm(path: str | Path, progress=None) -> Any:
     """Load a bundle and run one dummy case, so the first real case is scored at full speed."""
-    from core.bundle import load_bundle
+    from core.learning.bundle import load_bundle
 
     if progress is not None:
         progress(f"Loading model {Path(path).name}...")
@@ -38,13 +38,13 @@ def load_and_warm(path: str | Path, progress=None) -> Any:
     dummy = np.full((size * 2, size * 2), 96, dtype=np.uint8)
     bundle.score_pixels(dummy)
     try:
-        from core.explain import gradcam_and_score
+        from core.trust.explain import gradcam_and_score
 
         gradcam_and_score(bundle, dummy)
     except Exception:
         pass
     try:
-        from core.audit import AuditLog
+        from core.trust.audit import AuditLog
 
         AuditLog().bundle_loaded(bundle)
     except Exception:
@@ -55,7 +55,7 @@ def load_and_warm(path: str | Path, progress=None) -> Any:
 def startup_load(progress=None) -> Any:
     """TensorFlow, then the shipped default bundle if there is one (None otherwise)."""
     import_tensorflow(progress)
-    from core.bundle import default_bundle_path
+    from core.learning.bundle import default_bundle_path
 
     path = default_bundle_path()
     if path is None:

@@ -91,7 +91,7 @@ def infer_case(bundle: Any, pixels: np.ndarray, want_heatmap: bool, progress=Non
     heat = None
     if want_heatmap:
         try:
-            from core.explain import gradcam_and_score
+            from core.trust.explain import gradcam_and_score
 
             heat, score = gradcam_and_score(bundle, pixels)
         except Exception:  # a model Grad-CAM cannot explain still gets a score
@@ -102,7 +102,7 @@ def infer_case(bundle: Any, pixels: np.ndarray, want_heatmap: bool, progress=Non
     t_score = time.perf_counter() - t0
     ood = None
     try:
-        from core.ood import bundle_ood_score
+        from core.trust.ood import bundle_ood_score
 
         ood = bundle_ood_score(bundle, pixels)
     except Exception:  # a missing or failing OOD check must not hide the score
@@ -119,7 +119,7 @@ def load_and_audit(path: str) -> Any:
 
     xray = load_image(path)
     try:
-        from core.audit import AuditLog
+        from core.trust.audit import AuditLog
 
         AuditLog().case_opened(xray)
     except Exception:  # auditing must never block review
@@ -129,7 +129,7 @@ def load_and_audit(path: str) -> Any:
 
 def audit_prediction(xray: Any, score: float, threshold: float, bundle: Any) -> None:
     try:
-        from core.audit import AuditLog
+        from core.trust.audit import AuditLog
 
         AuditLog().prediction(xray, score, threshold, bundle=bundle)
     except Exception:
@@ -137,13 +137,13 @@ def audit_prediction(xray: Any, score: float, threshold: float, bundle: Any) -> 
 
 
 def describe_ood(ood: Any) -> str | None:
-    """Warning text for core.ood's ``(score, flagged)``, or None when the image looks typical."""
+    """Warning text for core.trust.ood's ``(score, flagged)``, or None when the image looks typical."""
     if not ood:
         return None
     score, flagged = ood
     if not flagged:
         return None
-    from core.ood import describe
+    from core.trust.ood import describe
 
     return describe(float(score))
 

@@ -25,20 +25,20 @@ Example:
 
 
 def list_images(path: Path) -> list[Path]:
-    from core.data import is_image_file
+    from core.learning.data import is_image_file
 
     if path.is_file():
         return [path]
     if not path.is_dir():
-        from core.data import DatasetError
+        from core.learning.data import DatasetError
 
         raise DatasetError(f"{path} does not exist")
     return sorted(p for p in path.rglob("*") if p.is_file() and is_image_file(p))
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.bundle import open_bundle
     from core.commands._progress import TerminalProgress
+    from core.learning.bundle import open_bundle
 
     bundle = open_bundle(args.bundle)
     files = list_images(Path(args.path))

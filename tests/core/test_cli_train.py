@@ -56,7 +56,7 @@ def test_progress_falls_back_to_lines_when_not_a_tty():
     import io
 
     from core.commands._progress import TerminalProgress, format_eta
-    from core.data import Progress
+    from core.learning.data import Progress
 
     buf = io.StringIO()
     bar = TerminalProgress(buf, tty=False)

@@ -14,7 +14,7 @@ from typing import Any
 
 import keras
 
-from core.losses import make_loss
+from core.learning.losses import make_loss
 
 MODEL_NAMES = ("notebook", "pneumonet")
 DEFAULT_MODEL = "pneumonet"
