@@ -22,9 +22,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.evaluation.operating import OperatingCurve, choose_threshold, parse_chooser  # noqa: E402
-from core.learning.bundle import open_bundle  # noqa: E402
-from core.learning.data import grouped_mask, patient_group  # noqa: E402
+from core.evaluation.choosers import choose_threshold, parse_chooser
+from core.evaluation.operating import OperatingCurve
+from core.learning.bundle import open_bundle
+from core.learning.data import grouped_mask, patient_group
 
 KS = (20, 50, 100, 200)
 CHOOSERS = ("sens:0.95", "sens-smooth:0.95")

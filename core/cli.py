@@ -13,7 +13,7 @@ import sys
 
 from core.errors import PneumoscopeError
 
-COMMANDS = ("train", "tune", "evaluate", "predict", "audit", "info")
+COMMANDS = ("train", "tune", "evaluate", "predict", "audit", "info", "site")
 
 DESCRIPTION = """\
 Pneumoscope command line: train, tune, evaluate and run a pneumonia classifier for chest X-rays.

@@ -16,15 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from core.evaluation.operating import (
-    MetricsError,
-    OperatingCurve,
-    ThresholdChoice,
-    choose_threshold,
-    parse_chooser,
-    roc_auc,
-    validate_scores,
-)
+from core.evaluation.choosers import ThresholdChoice, choose_threshold, parse_chooser
+from core.evaluation.curves import roc_auc
+from core.evaluation.operating import MetricsError, OperatingCurve, validate_scores
 from core.learning.data import grouped_mask
 from core.trust.profile import SiteProfile
 

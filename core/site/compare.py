@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from core.evaluation.operating import OperatingCurve, paired_auc_test, roc_auc
+from core.evaluation.curves import paired_auc_test, roc_auc
+from core.evaluation.operating import OperatingCurve
 from core.learning.bundle import BundleError, default_bundle_path, load_bundle
 from core.paths import user_models_dir
 from core.site.scoring import ScoredSite

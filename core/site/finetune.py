@@ -105,10 +105,9 @@ def _freeze(model: Any, n: int) -> int:
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.trainable = False
-        elif isinstance(layer, keras.layers.Conv2D):
-            if frozen < n:
-                layer.trainable = False
-                frozen += 1
+        elif isinstance(layer, keras.layers.Conv2D) and frozen < n:
+            layer.trainable = False
+            frozen += 1
     return frozen
 
 

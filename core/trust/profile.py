@@ -225,14 +225,12 @@ def clear_profile(bundle: Any) -> None:
 def bundle_threshold_text(bundle: Any) -> str:
     """E.g. "validation threshold 0.560 (sens:0.95)", from the bundle's card."""
     thr = (getattr(bundle, "card", None) or {}).get("threshold") or {}
-    where = {"val": "validation", "test": "test"}.get(str(thr.get("chosen_on") or ""), "model")
-    if thr.get("method") == "manual" or thr.get("chosen_on") == "manual":
-        where = "model"
-    text = f"{where} threshold {float(bundle.threshold):.3f}"
-    method = thr.get("method")
-    if method:
-        text += f" ({method})"
-    return text
+    method, on = thr.get("method"), thr.get("chosen_on")
+    value = f"{float(bundle.threshold):.3f}"
+    if method in (None, "manual") and thr.get("adopted_by"):
+        return f"threshold {value} adopted by {thr['adopted_by']}"
+    where = "validation threshold" if on in ("val", "validation") else "model threshold"
+    return f"{where} {value} ({method})" if method else f"{where} {value}"
 
 
 def active_threshold(bundle: Any) -> tuple[float, str]:

@@ -7,7 +7,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from core.evaluation.operating import MetricsError, OperatingCurve, choose_threshold
+from core.evaluation.choosers import choose_threshold
+from core.evaluation.operating import MetricsError, OperatingCurve
 from core.site.calibrate import calibrate_scores, format_calibration, make_profile, split_for_calibration
 from core.site.drift import bundle_drift, drift_report, psi, psi_level
 from core.trust.profile import active_threshold, load_profile, save_profile
@@ -26,7 +27,7 @@ def _site(n_patients: int = 120, seed: int = 0):
 
 
 def test_split_keeps_patients_together_and_is_stratified():
-    y, s, g = _site()
+    y, _s, g = _site()
     mask = split_for_calibration(y, g, 0.5, seed=3)
     chosen = {gg for gg, m in zip(g, mask, strict=True) if m}
     held = {gg for gg, m in zip(g, mask, strict=True) if not m}
