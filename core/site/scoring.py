@@ -109,6 +109,23 @@ def score_site(
     return ScoredSite(scored, result.scores[order], ood)
 
 
+def as_scores(scored: ScoredSite, mask: np.ndarray | None = None) -> Any:
+    """The scored site as evaluation :class:`~core.evaluation.evaluate.Scores` (split "site")."""
+    from core.evaluation.evaluate import Scores
+
+    site = scored.site
+    keep = np.ones(len(site), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    return Scores(
+        y_true=site.labels[keep],
+        y_score=scored.scores[keep],
+        files=[n for n, k in zip(site.names, keep, strict=True) if k],
+        split="site",
+        skipped=list(site.unreadable),
+        source=f"site set {Path(site.root).name} ({site.describe()}; sha256 {site.sha256[:12]}), scored now",
+        notes=list(site.notes),
+    )
+
+
 def list_images(folder: str | os.PathLike[str]) -> list[str]:
     """Every image file under ``folder`` (recursively), sorted; a single file is itself."""
     p = Path(folder)
