@@ -5,8 +5,11 @@ Two figures, both on cases without labels:
 - the **population stability index** (PSI) of the site's scores against the bundle's validation
   scores, over ten bins cut at the validation deciles: sum over bins of
   (site share - validation share) * ln(site share / validation share). By the usual rule of thumb
-  below 0.10 is stable, 0.10-0.25 is worth watching and above 0.25 is a real shift. A change in
-  the share of pneumonia cases moves it too, so read it together with the second figure;
+  below 0.10 is stable, 0.10-0.25 is worth watching and above 0.25 is a real shift. A different
+  share of pneumonia cases alone moves the raw figure a lot (validation is 74% pneumonia), so the
+  share is first estimated from the site's own scores (adjusted classify-and-count, Forman 2008)
+  and the validation cases are re-weighted to it; the level is judged on that adjusted
+  PSI, which is left by changes in the images rather than in the case mix. The raw PSI is reported too;
 - the **out-of-distribution rate**: the share of cases the bundle's OOD gate flags, against the
   rate the gate had on held-out validation images. It warns when the site's rate is at least
   twice the validation rate and its 95% Wilson interval lies wholly above it.
@@ -21,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from core.errors import PneumoscopeError
-from core.evaluation.operating import proportion
+from core.evaluation.choosers import choose_threshold
+from core.evaluation.operating import OperatingCurve, proportion
 
 PSI_WATCH = 0.10
 PSI_DRIFT = 0.25
@@ -33,22 +37,36 @@ class DriftError(PneumoscopeError):
     """Drift cannot be measured (the message says why)."""
 
 
-def psi(reference: Any, current: Any, bins: int = 10, floor: float = 1e-4) -> float:
-    """Population stability index of ``current`` against ``reference`` (bins at reference quantiles)."""
+def psi(reference: Any, current: Any, bins: int = 10, floor: float = 1e-4, weights: Any = None) -> float:
+    """Population stability index of ``current`` against ``reference`` (bins at reference quantiles);
+    ``weights`` re-weight the reference cases (e.g. to another class mix)."""
     ref = np.asarray(reference, dtype=np.float64).reshape(-1)
     cur = np.asarray(current, dtype=np.float64).reshape(-1)
-    ref, cur = ref[np.isfinite(ref)], cur[np.isfinite(cur)]
+    w = np.ones_like(ref) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
+    keep = np.isfinite(ref)
+    ref, w, cur = ref[keep], w[keep], cur[np.isfinite(cur)]
     if len(ref) == 0 or len(cur) == 0:
         raise DriftError("drift needs scores on both sides (the reference or the site has none)")
     if bins < 2:
         raise DriftError("drift needs at least two bins")
     inner = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)[1:-1]))
     # Bin i holds values in [edge_{i-1}, edge_i): searchsorted(side="right") counts ties upwards.
-    ref_share = np.bincount(np.searchsorted(inner, ref, side="right"), minlength=len(inner) + 1) / len(ref)
+    ref_share = np.bincount(np.searchsorted(inner, ref, side="right"), weights=w, minlength=len(inner) + 1) / w.sum()
     cur_share = np.bincount(np.searchsorted(inner, cur, side="right"), minlength=len(inner) + 1) / len(cur)
     r = np.maximum(ref_share, floor)
     c = np.maximum(cur_share, floor)
     return float(np.sum((c - r) * np.log(c / r)))
+
+
+def estimate_prevalence(site_scores: Any, reference_scores: Any, reference_labels: Any) -> float:
+    """Share of PNEUMONIA among unlabelled cases by adjusted classify-and-count (Forman 2008): the
+    share called PNEUMONIA at the validation Youden threshold, corrected with that threshold's
+    validation sensitivity and false-positive rate. Needs no calibration, unlike EM."""
+    choice = choose_threshold(reference_labels, reference_scores, "youden")
+    tp, fp, tn, fn = OperatingCurve(reference_labels, reference_scores).counts_at(choice.threshold)
+    tpr, fpr = tp / (tp + fn), fp / (fp + tn)
+    called = float(np.mean(np.asarray(site_scores, dtype=np.float64) >= choice.threshold))
+    return float(np.clip((called - fpr) / (tpr - fpr), 0.0, 1.0)) if tpr > fpr else called
 
 
 def psi_level(value: float) -> str:
@@ -65,6 +83,8 @@ class DriftReport:
     psi: float
     psi_level: str
     n_reference: int
+    psi_raw: float | None = None  # before allowing for the site's share of pneumonia
+    prevalence: float | None = None  # the site's estimated share of pneumonia
     ood_k: int | None = None
     ood_n: int | None = None
     ood_rate: tuple[float, float, float] | None = None
@@ -92,6 +112,7 @@ class DriftReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "n": self.n, "psi": self.psi, "psi_level": self.psi_level, "n_reference": self.n_reference,
+            "psi_raw": self.psi_raw, "estimated_prevalence": self.prevalence,
             "ood_flagged": self.ood_k, "ood_scored": self.ood_n,
             "ood_rate": list(self.ood_rate) if self.ood_rate else None,
             "reference_ood_rate": self.reference_ood_rate, "ood_level": self.ood_level,
@@ -114,22 +135,41 @@ def drift_report(
     ood_flags: Any = None,
     reference_ood_rate: float | None = None,
     min_cases: int = MIN_CASES,
+    reference_labels: Any = None,
 ) -> DriftReport:
-    """Compare site scores (and OOD flags, when the bundle has a gate) with the reference."""
+    """Compare site scores (and OOD flags, when the bundle has a gate) with the reference.
+
+    With ``reference_labels`` (the validation labels) the PSI allows for the site's own share of
+    pneumonia, estimated from its scores; without them it is the raw PSI.
+    """
     cur = np.asarray(site_scores, dtype=np.float64).reshape(-1)
     cur = cur[np.isfinite(cur)]
     ref = np.asarray(reference_scores, dtype=np.float64).reshape(-1)
-    value = psi(ref, cur)
-    rep = DriftReport(n=len(cur), psi=value, psi_level=psi_level(value), n_reference=int(np.isfinite(ref).sum()))
+    raw = psi(ref, cur)
+    value, prevalence = raw, None
+    if reference_labels is not None:
+        labels = np.asarray(reference_labels).reshape(-1)
+        n_pos = int((labels == 1).sum())
+        if 0 < n_pos < len(labels) and len(cur):
+            prevalence = estimate_prevalence(cur, ref, labels)
+            weights = np.where(labels == 1, prevalence / n_pos, (1 - prevalence) / (len(labels) - n_pos))
+            value = psi(ref, cur, weights=weights)
+    rep = DriftReport(n=len(cur), psi=value, psi_level=psi_level(value), n_reference=int(np.isfinite(ref).sum()),
+                      psi_raw=raw, prevalence=prevalence)
     rep.too_few = len(cur) < min_cases
-    lines = [
-        f"Score distribution: PSI {value:.3f} against the {rep.n_reference} validation scores stored with the "
-        f"model ({rep.psi_level}; below {PSI_WATCH:.2f} is stable, above {PSI_DRIFT:.2f} is a real shift)."
-    ]
+    if prevalence is None:
+        lines = [f"Score distribution: PSI {value:.3f} against the {rep.n_reference} validation scores stored "
+                 f"with the model ({rep.psi_level}; below {PSI_WATCH:.2f} is stable, above {PSI_DRIFT:.2f} is a "
+                 "real shift). A different share of pneumonia cases moves this figure too."]
+    else:
+        lines = [f"Score distribution: PSI {value:.3f} against the {rep.n_reference} validation scores stored "
+                 f"with the model, re-weighted to the site's estimated {prevalence:.0%} pneumonia share "
+                 f"({rep.psi_level}; below {PSI_WATCH:.2f} is stable, above {PSI_DRIFT:.2f} is a real shift; "
+                 f"{raw:.3f} without that allowance)."]
     if rep.psi_level != "stable":
-        lines.append("The site's scores are spread differently from validation. A different share of pneumonia "
-                     "cases does this too; if the share has not changed, the images may differ (device, "
-                     "age group, view) and the threshold may no longer mean what it did.")
+        lines.append("The site's scores are spread differently from validation in a way a different share of "
+                     "pneumonia does not explain: the images may differ (device, age group, view) and the "
+                     "threshold may no longer mean what it did.")
     levels = [rep.psi_level]
     if ood_flags is not None and reference_ood_rate is not None:
         flags = np.asarray(ood_flags, dtype=bool).reshape(-1)
@@ -161,17 +201,18 @@ def drift_report(
     return rep
 
 
-def bundle_reference(bundle: Any) -> tuple[np.ndarray, float | None]:
-    """The bundle's validation scores and the held-out validation OOD rate of its gate (or None)."""
+def bundle_reference(bundle: Any) -> tuple[np.ndarray, np.ndarray, float | None]:
+    """The bundle's validation scores and labels and the held-out validation OOD rate of its gate (or None)."""
     if not bundle.has_scores("val"):
         raise DriftError("this model has no stored validation scores to compare the site with")
-    _, scores, _ = bundle.scores("val")
+    labels, scores, _ = bundle.scores("val")
     spec = (bundle.card or {}).get("ood") or {}
     rate = spec.get("val_flag_rate_heldout", spec.get("val_flag_rate"))
     rate = float(rate) if isinstance(rate, int | float) and math.isfinite(rate) else None
-    return np.asarray(scores, dtype=np.float64), rate
+    return np.asarray(scores, dtype=np.float64), np.asarray(labels), rate
 
 
 def bundle_drift(bundle: Any, site_scores: Any, ood_flags: Any = None) -> DriftReport:
-    reference, rate = bundle_reference(bundle)
-    return drift_report(reference, site_scores, ood_flags if rate is not None else None, rate)
+    reference, labels, rate = bundle_reference(bundle)
+    return drift_report(reference, site_scores, ood_flags if rate is not None else None, rate,
+                        reference_labels=labels)

@@ -10,7 +10,7 @@ import pytest
 from core.evaluation.choosers import choose_threshold
 from core.evaluation.operating import MetricsError, OperatingCurve
 from core.site.calibrate import calibrate_scores, format_calibration, make_profile, split_for_calibration
-from core.site.drift import bundle_drift, drift_report, psi, psi_level
+from core.site.drift import PSI_WATCH, bundle_drift, drift_report, psi, psi_level
 from core.trust.profile import active_threshold, load_profile, save_profile
 
 
@@ -120,7 +120,23 @@ def test_drift_report_warns_on_ood_and_shift():
     assert any("WARNING" in line for line in odd.lines)
     few = drift_report(ref, rng.beta(6, 1, 10), flags[:10], 0.01)
     assert few.too_few and not few.warn and "too few" in few.status
+
+
+def test_drift_allows_for_a_different_share_of_pneumonia():
+    rng = np.random.default_rng(2)
+
+    def cases(n, share):  # calibrated-looking scores: NORMAL low, PNEUMONIA high
+        y = (rng.random(n) < share).astype(int)
+        return y, np.where(y == 1, rng.beta(8, 2, n), rng.beta(2, 8, n))
+
+    y_val, s_val = cases(1000, 0.74)
     bundle = SimpleNamespace(card={"ood": {"val_flag_rate_heldout": 0.01}}, has_scores=lambda split: True,
-                             scores=lambda split: (None, ref, []))
-    rep = bundle_drift(bundle, rng.beta(2, 2, 200), np.zeros(200, bool))
+                             scores=lambda split: (y_val, s_val, []))
+    _, same_images_fewer_cases = cases(400, 0.3)  # same images, another case mix
+    rep = bundle_drift(bundle, same_images_fewer_cases, np.zeros(400, bool))
+    assert rep.psi_raw > 0.25  # the raw figure alone would cry wolf
+    assert rep.psi < PSI_WATCH and rep.level == "stable"
+    assert rep.prevalence == pytest.approx(0.3, abs=0.07)
     assert rep.reference_ood_rate == 0.01 and rep.n_reference == 1000
+    shifted = np.clip(same_images_fewer_cases * 0.5 + 0.25, 0, 1)  # the images themselves changed
+    assert bundle_drift(bundle, shifted, np.zeros(400, bool)).psi_level == "drift"
