@@ -45,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
     errors: dict[str, str] = {}
     progress = None if args.quiet or not args.csv else TerminalProgress()
     scores = bundle.score_paths(files, progress=progress, errors=errors)
-    threshold = bundle.threshold
+    from core.cases import active_threshold
+
+    threshold, _source = active_threshold(bundle)  # a site profile, when there is one, wins
     rows = []
     for f, s in zip(files, scores, strict=True):
         if math.isnan(float(s)):
