@@ -48,7 +48,8 @@ class Case:
     heatmap: np.ndarray | None = None  # Grad-CAM, float32 HxW in [0, 1], the image's own size
     error: str | None = None
     sha256: str = ""
-    t_score: float = 0.0
+    t_score: float = 0.0  # seconds for the score (and heat map when asked)
+    t_total: float = 0.0  # seconds for everything the model did for this case
 
     @property
     def ood_warning(self) -> str | None:
@@ -63,6 +64,19 @@ class Case:
 def call(score: float, threshold: float) -> str:
     """The label at a threshold: a score at or above it means PNEUMONIA, everywhere."""
     return POSITIVE if float(score) >= float(threshold) else NEGATIVE
+
+
+def format_score(score: float, threshold: float) -> str:
+    """'Score 0.93 - PNEUMONIA (threshold 0.62)', with more digits when two would look tied."""
+    digits = 2
+    while digits < 6 and f"{score:.{digits}f}" == f"{threshold:.{digits}f}" and score != threshold:
+        digits += 1
+    t_digits = digits
+    # "1.00" or "0.00" reads as certainty; show the digit that says it is not.
+    while digits < 4 and f"{score:.{digits}f}" in (f"{1:.{digits}f}", f"{0:.{digits}f}") and 0.0 < score < 1.0:
+        digits += 1
+    return f"Score {score:.{digits}f} - {call(score, threshold)} (threshold {threshold:.{t_digits}f})"
+
 
 
 def threshold_source(bundle: Any) -> str:
@@ -151,6 +165,7 @@ def score_case(
     if ood is not None:
         case.ood_distance, case.ood_flag = float(ood[0]), bool(ood[1])
     case.heatmap = heat
+    case.t_total = time.perf_counter() - t0
     if progress is not None:
         progress(case)
     if audit:
@@ -247,6 +262,21 @@ def write_cases_csv(cases: Sequence[Case], out_csv: str | os.PathLike[str]) -> P
         Path(tmp).unlink(missing_ok=True)
         raise
     return out
+
+
+def write_scores(
+    bundle: Any,
+    paths: Sequence[str | os.PathLike[str]],
+    out_csv: str | os.PathLike[str],
+    threshold: float | None = None,
+    threshold_source: str | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict[str, Any]:
+    """Batch scoring to CSV (Review's "Score folder" and ``pneumoscope-cli predict``): counts and the path."""
+    cases = score_files(bundle, paths, threshold, threshold_source, progress, should_stop)
+    out = write_cases_csv(cases, out_csv)
+    return {**summarize(cases), "path": str(out)}
 
 
 def summarize(cases: Sequence[Case]) -> dict[str, int]:

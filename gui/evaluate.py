@@ -189,7 +189,7 @@ class EvaluateWidget(QWidget):
 
     def refresh_models(self) -> None:
         """The active model first, then the shipped default and the user's saved bundles."""
-        from gui.loading import list_bundles
+        from core.learning.registry import list_bundles
 
         chosen = self.model_combo.currentData()
         active = self.state.bundle

@@ -459,7 +459,7 @@ class TrainWidget(QWidget):
 
     # --- models ----------------------------------------------------------------------
     def refresh_models(self, select: str | None = None) -> None:
-        from gui.loading import list_bundles
+        from core.learning.registry import list_bundles
 
         active = str(Path(self.state.bundle.path)) if self.state.bundle is not None else None
         current = select or (self.models.currentItem().data(Qt.ItemDataRole.UserRole) if self.models.currentItem() else None)

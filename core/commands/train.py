@@ -46,7 +46,7 @@ def _hparam(text: str) -> tuple[str, Any]:
 
 def add_common(p: argparse.ArgumentParser, epochs: int = 30) -> None:
     """Options shared by train and tune."""
-    from core.learning.models import DEFAULT_MODEL, MODEL_NAMES
+    from core.learning.catalog import DEFAULT_MODEL, MODEL_NAMES
 
     p.add_argument("data", metavar="DATA", help="folder with the labelled images (see above)")
     p.add_argument("--out", required=True, metavar="BUNDLE", help="folder to write the model bundle to")
@@ -102,7 +102,7 @@ def config_from_args(args: argparse.Namespace):
 
 def check_config(config) -> None:
     """Turn bad option values into plain errors before minutes of loading."""
-    from core.learning.models import resolve_hparams
+    from core.learning.catalog import resolve_hparams
 
     try:
         resolve_hparams(config.model, **config.hparams)

@@ -261,7 +261,7 @@ def test_small_overlay_covers_the_whole_image(qtbot):
 
 
 def test_score_text_never_rounds_to_certainty():
-    from gui.review import format_score
+    from core.cases import format_score
 
     assert format_score(0.9984, 0.56) == "Score 0.998 - PNEUMONIA (threshold 0.56)"
     assert format_score(0.0004, 0.56).startswith("Score 0.0004 - NORMAL")
