@@ -216,3 +216,13 @@ def bundle_drift(bundle: Any, site_scores: Any, ood_flags: Any = None) -> DriftR
     reference, labels, rate = bundle_reference(bundle)
     return drift_report(reference, site_scores, ood_flags if rate is not None else None, rate,
                         reference_labels=labels)
+
+
+def drift_of_cases(bundle: Any, cases: Any) -> DriftReport:
+    """Drift of cases scored through :mod:`core.cases` (e.g. those reviewed this session); unreadable
+    cases are left out. For Review's status line: ``drift_of_cases(bundle, cases).status``."""
+    scored = [c for c in cases if getattr(c, "score", None) is not None]
+    if not scored:
+        raise DriftError("no scored cases yet")
+    flags = None if any(getattr(c, "ood_distance", None) is None for c in scored) else [c.ood_flag for c in scored]
+    return bundle_drift(bundle, [float(c.score) for c in scored], flags)

@@ -10,7 +10,7 @@ import pytest
 from core.evaluation.choosers import choose_threshold
 from core.evaluation.operating import MetricsError, OperatingCurve
 from core.site.calibrate import calibrate_scores, format_calibration, make_profile, split_for_calibration
-from core.site.drift import PSI_WATCH, bundle_drift, drift_report, psi, psi_level
+from core.site.drift import PSI_WATCH, DriftError, bundle_drift, drift_of_cases, drift_report, psi, psi_level
 from core.trust.profile import active_threshold, load_profile, save_profile
 
 
@@ -140,3 +140,11 @@ def test_drift_allows_for_a_different_share_of_pneumonia():
     assert rep.reference_ood_rate == 0.01 and rep.n_reference == 1000
     shifted = np.clip(same_images_fewer_cases * 0.5 + 0.25, 0, 1)  # the images themselves changed
     assert bundle_drift(bundle, shifted, np.zeros(400, bool)).psi_level == "drift"
+
+    cases = [SimpleNamespace(score=float(v), ood_distance=0.5, ood_flag=False) for v in shifted]
+    cases.append(SimpleNamespace(score=None, ood_distance=None, ood_flag=False))  # unreadable: left out
+    from_cases = drift_of_cases(bundle, cases)
+    assert from_cases.n == 400 and from_cases.psi_level == "drift" and from_cases.ood_k == 0
+    assert from_cases.status.startswith("Site drift on 400 cases")
+    with pytest.raises(DriftError, match="no scored cases"):
+        drift_of_cases(bundle, cases[-1:])
