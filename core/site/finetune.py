@@ -10,7 +10,8 @@ normalisation statistics stay frozen (a few dozen site images cannot re-estimate
 
 The card records the parent (sha256, name, where it was found) and, for the site, the set's
 sha256 and short hashes of the relative names of every case used to train or validate, so that
-evaluation can leave them out without the card holding any file name.
+evaluation can leave them out without the card holding any file name; the stored scores carry the
+same hashes instead of file names.
 """
 
 from __future__ import annotations
@@ -178,6 +179,7 @@ def finetune(config: FinetuneConfig, progress: ProgressFn = None, should_stop: S
         split_seed=config.split_seed, patience=config.patience, reduce_lr_patience=2,
         threshold_method=config.threshold_method, name=config.name or out.name, max_seconds=config.max_seconds,
         calibration=cal.get("method") if cal.get("method") in ("temperature", "platt") else None,
+        hash_names=True,  # hospital file names may name patients: the bundle keeps hashes only
         extra_card={
             "parent": parent_ref,
             "site": {

@@ -110,7 +110,7 @@ class SiteSet:
 
 def case_key(name: str) -> str:
     """Short hash of a case's relative name: identifies it in a model card without its name."""
-    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return identifier_hash(name)
 
 
 def site_set_sha256(cases: list[SiteCase]) -> str:

@@ -70,6 +70,8 @@ def test_finetune_then_compare_with_parent(tmp_path, chest_xray_dir, capsys):
     assert {case_key(n) for n in site.names} == used | held
     assert child.card["site"]["site_set_sha256"] == site.sha256
     assert child.has_scores("test") and len(child.scores("test")[0]) == len(held)
+    assert set(child.scores("test")[2]) == held  # hashes, not the site's file names
+    assert "IM-" not in (out / "card.json").read_text() and "person" not in (out / "card.json").read_text()
 
     rc = main(["evaluate", str(out), str(site_dir), "--split", "site", "--json", "--quiet"])
     text = capsys.readouterr().out
