@@ -24,12 +24,12 @@ def import_tensorflow(progress=None) -> float:
 
 
 def startup_load(progress=None) -> Any:
-    """TensorFlow, then the shipped default bundle if there is one (None otherwise)."""
+    """TensorFlow, then the model in use (the one last chosen, else the shipped one; None if neither)."""
     import_tensorflow(progress)
-    from core.learning.bundle import default_bundle_path
+    from core.learning.bundle import active_bundle_path
     from core.learning.registry import load_and_warm
 
-    path = default_bundle_path()
+    path = active_bundle_path()
     if path is None:
         return None
     return load_and_warm(path, progress)

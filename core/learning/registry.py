@@ -10,13 +10,16 @@ from typing import Any
 import numpy as np
 
 from core import paths
-from core.learning.bundle import ModelBundle, load_bundle
+from core.learning.bundle import ModelBundle, load_bundle, remember_active_bundle
 from core.trust.audit import AuditLog
 from core.trust.explain import gradcam_and_score
 
 
-def load_and_warm(path: str | Path, progress=None) -> ModelBundle:
-    """Load a bundle and run one dummy case, so the first real case is scored at full speed."""
+def load_and_warm(path: str | Path, progress=None, remember: bool = False) -> ModelBundle:
+    """Load a bundle and run one dummy case, so the first real case is scored at full speed.
+
+    ``remember``: make it the model in use from now on (next launch, ``pneumoscope-cli ... default``).
+    """
     if progress is not None:
         progress(f"Loading model {Path(path).name}...")
     bundle = load_bundle(path)
@@ -27,6 +30,8 @@ def load_and_warm(path: str | Path, progress=None) -> ModelBundle:
         gradcam_and_score(bundle, dummy)
     with contextlib.suppress(Exception):  # auditing must never block loading
         AuditLog().bundle_loaded(bundle)
+    if remember:
+        remember_active_bundle(bundle.path)
     return bundle
 
 
@@ -59,4 +64,19 @@ def list_bundles() -> list[dict[str, Any]]:
             "val_auc": auc,
             "shipped": folder == paths.default_bundle_dir(),
         })
+    _add_labels(found)
     return found
+
+
+def _add_labels(found: list[dict[str, Any]]) -> None:
+    """A label that tells entries apart: name, date, threshold (and the folder when names repeat)."""
+    names = [b["name"] for b in found]
+    for b in found:
+        parts = [b["name"]]
+        if names.count(b["name"]) > 1 and not b["shipped"]:
+            parts[0] += f" ({Path(b['path']).name})"
+        if b["created"]:
+            parts.append(str(b["created"])[:10])
+        if isinstance(b["threshold"], int | float):
+            parts.append(f"threshold {b['threshold']:.3f}")
+        b["label"] = " · ".join(parts) + (" [shipped]" if b["shipped"] else "")
