@@ -25,6 +25,7 @@ from core.errors import PneumoscopeError
 from core.imaging import XRay, chest_warning, is_candidate_file, load_image
 from core.progress import Cancelled, Progress
 from core.trust.audit import AuditLog, case_hash
+from core.trust.profile import active_threshold as _active_threshold
 
 POSITIVE, NEGATIVE = "PNEUMONIA", "NORMAL"
 CSV_COLUMNS = ("file", "score", "label", "threshold", "threshold_source", "ood_distance", "ood_flag",
@@ -48,7 +49,8 @@ class Case:
     heatmap: np.ndarray | None = None  # Grad-CAM, float32 HxW in [0, 1], the image's own size
     error: str | None = None
     sha256: str = ""
-    t_score: float = 0.0
+    t_score: float = 0.0  # seconds for the score (and heat map when asked)
+    t_total: float = 0.0  # seconds for everything the model did for this case
 
     @property
     def ood_warning(self) -> str | None:
@@ -65,21 +67,33 @@ def call(score: float, threshold: float) -> str:
     return POSITIVE if float(score) >= float(threshold) else NEGATIVE
 
 
-def threshold_source(bundle: Any) -> str:
-    """How the bundle's own threshold was set, in words ("validation threshold (sens:0.95)")."""
-    spec = (getattr(bundle, "card", None) or {}).get("threshold") or {}
-    method = spec.get("method")
-    on = spec.get("chosen_on")
-    if method in (None, "manual") and spec.get("adopted_by"):
-        return f"adopted by {spec['adopted_by']}"
-    if on in ("val", "validation"):
-        return f"validation threshold ({method})" if method else "validation threshold"
-    return f"model threshold ({method})" if method else "model threshold"
+def format_score(score: float, threshold: float) -> str:
+    """'Score 0.93 - PNEUMONIA (threshold 0.62)', with more digits when two would look tied."""
+    digits = 2
+    while digits < 6 and f"{score:.{digits}f}" == f"{threshold:.{digits}f}" and score != threshold:
+        digits += 1
+    t_digits = digits
+    # "1.00" or "0.00" reads as certainty; show the digit that says it is not.
+    while digits < 4 and f"{score:.{digits}f}" in (f"{1:.{digits}f}", f"{0:.{digits}f}") and 0.0 < score < 1.0:
+        digits += 1
+    return f"Score {score:.{digits}f} - {call(score, threshold)} (threshold {threshold:.{t_digits}f})"
+
 
 
 def active_threshold(bundle: Any) -> tuple[float, str]:
-    """The threshold in force for ``bundle`` and where it comes from."""
-    return float(bundle.threshold), threshold_source(bundle)
+    """The threshold in force for ``bundle`` and where it comes from: the site profile kept beside
+    the model when there is a valid one (:mod:`core.trust.profile`), else the model's own."""
+    return _active_threshold(bundle)
+
+
+def list_images(path: str | os.PathLike[str]) -> list[str]:
+    """One image file as itself, or every image under a folder (recursively); a plain error if neither."""
+    p = Path(path)
+    if p.is_file():
+        return [str(p)]
+    if not p.is_dir():
+        raise PneumoscopeError(f"{p} does not exist (expected an image file or a folder of images)")
+    return list_case_files(p)
 
 
 def list_case_files(folder: str | os.PathLike[str]) -> list[str]:
@@ -148,6 +162,7 @@ def score_case(
     if ood is not None:
         case.ood_distance, case.ood_flag = float(ood[0]), bool(ood[1])
     case.heatmap = heat
+    case.t_total = time.perf_counter() - t0
     if progress is not None:
         progress(case)
     if audit:
@@ -244,6 +259,21 @@ def write_cases_csv(cases: Sequence[Case], out_csv: str | os.PathLike[str]) -> P
         Path(tmp).unlink(missing_ok=True)
         raise
     return out
+
+
+def write_scores(
+    bundle: Any,
+    paths: Sequence[str | os.PathLike[str]],
+    out_csv: str | os.PathLike[str],
+    threshold: float | None = None,
+    threshold_source: str | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict[str, Any]:
+    """Batch scoring to CSV (Review's "Score folder" and ``pneumoscope-cli predict``): counts and the path."""
+    cases = score_files(bundle, paths, threshold, threshold_source, progress, should_stop)
+    out = write_cases_csv(cases, out_csv)
+    return {**summarize(cases), "path": str(out)}
 
 
 def summarize(cases: Sequence[Case]) -> dict[str, int]:

@@ -32,7 +32,8 @@ def test_cli_train_then_predict(tmp_path, capsys):
     assert main(["predict", str(out), str(new), "--csv", str(csv_path), "--quiet"]) == 0
     rows = list(csv.DictReader(csv_path.open()))
     assert len(rows) == 7
-    assert list(rows[0]) == ["file", "score", "label", "threshold", "error"]
+    assert list(rows[0]) == ["file", "score", "label", "threshold", "threshold_source", "ood_distance",
+                             "ood_flag", "chest_view_warning", "error"]
     broken = [r for r in rows if r["file"].endswith("broken.png")]
     assert broken and broken[0]["error"] and broken[0]["score"] == ""
     for r in rows:
