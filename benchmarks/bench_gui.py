@@ -144,7 +144,7 @@ def main() -> int:
     lazy = time_to_window(False, 3)
     eager = time_to_window(True, 2)
 
-    from gui.loading import load_and_warm
+    from core.learning.registry import load_and_warm
     from gui.window import create_window
 
     bundle = load_and_warm(_bundle(args.bundle, work))

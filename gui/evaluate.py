@@ -189,7 +189,7 @@ class EvaluateWidget(QWidget):
 
     def refresh_models(self) -> None:
         """The active model first, then the shipped default and the user's saved bundles."""
-        from gui.loading import list_bundles
+        from core.learning.registry import list_bundles
 
         chosen = self.model_combo.currentData()
         active = self.state.bundle
@@ -205,8 +205,7 @@ class EvaluateWidget(QWidget):
         for b in bundles:
             if active is not None and Path(b["path"]) == Path(active.path):
                 continue
-            tag = " [shipped]" if b["shipped"] else ""
-            self.model_combo.addItem(f"{b['name']}{tag}", b["path"])
+            self.model_combo.addItem(b["label"], b["path"])
             self._cards[b["path"]] = b
         index = self.model_combo.findData(chosen) if chosen is not None else 0
         self.model_combo.setCurrentIndex(max(index, 0))

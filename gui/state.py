@@ -2,7 +2,8 @@
 
 Widgets never talk to each other: they change :class:`AppState` and render what its
 signals tell them. The state holds the active model bundle, the operating threshold
-that review uses (the bundle's adopted threshold) and the case on screen.
+that review uses (core.cases.active_threshold: a site or adopted profile, else the bundle's own)
+with where it comes from, and the case on screen.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class AppState(QObject):
         super().__init__(parent)
         self._bundle: Any = None
         self._threshold: float | None = None
+        self._threshold_source = ""
         self._case: Any = None
         self._tf_ready = False
 
@@ -35,6 +37,11 @@ class AppState(QObject):
         return self._threshold
 
     @property
+    def threshold_source(self) -> str:
+        """Where the threshold in force comes from, in words ("site threshold 0.710, set ...")."""
+        return self._threshold_source
+
+    @property
     def case(self) -> Any:
         return self._case
 
@@ -43,16 +50,35 @@ class AppState(QObject):
         return self._tf_ready
 
     def set_bundle(self, bundle: Any) -> None:
+        old = self._threshold
         self._bundle = bundle
-        self.bundleChanged.emit(bundle)
-        self.set_threshold(None if bundle is None else float(bundle.threshold))
+        self._threshold, self._threshold_source = self._in_force(bundle)
+        self.bundleChanged.emit(bundle)  # listeners already see the new bundle's threshold
+        if self._threshold is not None and self._threshold != old:
+            self.thresholdChanged.emit(self._threshold)
 
-    def set_threshold(self, value: float | None) -> None:
+    @staticmethod
+    def _in_force(bundle: Any) -> tuple[float | None, str]:
+        if bundle is None:
+            return None, ""
+        from core.cases import active_threshold
+
+        return active_threshold(bundle)
+
+    def refresh_threshold(self) -> None:
+        """Take the threshold in force for the bundle from core (after a profile was saved or cleared)."""
+        value, source = self._in_force(self._bundle)
+        self.set_threshold(value, source)
+
+    def set_threshold(self, value: float | None, source: str | None = None) -> None:
         if value is None:
             self._threshold = None
+            self._threshold_source = ""
             return
         value = float(value)
-        if value != self._threshold:
+        changed = value != self._threshold or (source is not None and source != self._threshold_source)
+        self._threshold_source = source if source is not None else f"set on the Threshold screen ({value:.3f})"
+        if changed:
             self._threshold = value
             self.thresholdChanged.emit(value)
 

@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         data = make_dataset(work / "data")
     case = Path(args.case) if args.case else next(iter(sorted((REPO.parent / "shared/data/dicom/chest").glob("rsna_*.dcm"))), None)
 
-    from gui.loading import load_and_warm
+    from core.learning.registry import load_and_warm
     from gui.window import create_window
 
     window = create_window(load_default=False)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import shutil
 
 import numpy as np
@@ -80,36 +79,44 @@ def _audit_records():
     return AuditLog().read(event="threshold_adopted")
 
 
-def test_adopt_threshold_writes_card_and_audit_and_review_follows(qtbot, loaded_window, monkeypatch):
+def test_adopt_threshold_writes_profile_and_audit_and_review_follows(qtbot, loaded_window, monkeypatch):
     import gui.threshold
+    from core.trust.profile import load_profile, profile_path
 
     monkeypatch.setattr(gui.threshold, "ask_adoption", lambda parent, t: ("Dr Test", "agreed at M&M"))
     explorer = loaded_window.threshold
-    path = loaded_window.state.bundle.path
+    bundle = loaded_window.state.bundle
+    card_before = (bundle.path / "card.json").read_text()
     explorer.spin.setValue(0.314)
     seen = []
     loaded_window.state.thresholdChanged.connect(seen.append)
-    new = explorer.adopt()
-    assert new is not None and new.path == path
-    card = json.loads((path / "card.json").read_text())
-    assert card["threshold"]["value"] == pytest.approx(0.314)
-    assert card["threshold"]["adopted_by"] == "Dr Test"
+    profile = explorer.adopt()
+    assert profile is not None and profile.kind == "adopted" and profile.user == "Dr Test"
+    assert (bundle.path / "card.json").read_text() == card_before  # the model itself is never rewritten
+    assert profile_path(bundle).parent != bundle.path
+    saved = load_profile(bundle)
+    assert saved.threshold == pytest.approx(0.314) and "agreed at M&M" in saved.reason
     assert loaded_window.state.threshold == pytest.approx(0.314)
+    assert "adopted threshold 0.314" in loaded_window.state.threshold_source
     assert seen and seen[-1] == pytest.approx(0.314)
     records = _audit_records()
     assert len(records) == 1 and records[0]["value"] == pytest.approx(0.314)
     assert records[0]["reason"] == "agreed at M&M"
-    # review renders its score against the adopted threshold
+    # review renders its score against the adopted threshold and says where it comes from
     review = loaded_window.review
     review.score = 0.3
     review._render_score()
     assert review.score_label.text().endswith("(threshold 0.31)") and "NORMAL" in review.score_label.text()
+    assert "adopted threshold 0.314" in review.model_label.text()
 
 
-def test_adopt_on_shipped_bundle_copies_to_user_models(qtbot, window, tiny_bundle_path, tmp_path, monkeypatch):
+def test_adopted_threshold_survives_a_restart_and_reverts_in_one_action(qtbot, window, tiny_bundle_path,
+                                                                        tmp_path, monkeypatch):
+    """Issue 14.1: adopting on the shipped (read-only) model, then quitting and relaunching."""
     import core.paths
     import gui.threshold
-    from core.learning.bundle import load_bundle
+    from core.learning.bundle import load_bundle, open_bundle
+    from gui.window import create_window
 
     fake_install = tmp_path / "install"
     shipped = fake_install / "models" / "default"
@@ -117,15 +124,36 @@ def test_adopt_on_shipped_bundle_copies_to_user_models(qtbot, window, tiny_bundl
     monkeypatch.setattr(core.paths, "install_root", lambda: fake_install)
     before = (shipped / "card.json").read_text()
     window.state.set_bundle(load_bundle(shipped))
+    own = window.state.threshold
     monkeypatch.setattr(gui.threshold, "ask_adoption", lambda parent, t: ("Dr Test", "site setting"))
     window.threshold.spin.setValue(0.6)
-    new = window.threshold.adopt()
-    assert new is not None
+    assert window.threshold.adopt() is not None
     assert (shipped / "card.json").read_text() == before  # shipped bundle untouched
-    assert core.paths.user_models_dir() in new.path.parents
-    assert json.loads((new.path / "card.json").read_text())["threshold"]["value"] == pytest.approx(0.6)
-    assert "copied" in window.threshold.reason_label.text()
+    assert list(core.paths.user_models_dir().iterdir()) == []  # and not copied
     assert _audit_records()[-1]["value"] == pytest.approx(0.6)
+    # "Relaunch": a new window loads the model in use and gets the adopted threshold back.
+    again = create_window(load_default=False)
+    qtbot.addWidget(again)
+    again.state.set_bundle(open_bundle("default"))
+    assert again.state.threshold == pytest.approx(0.6) and "adopted threshold 0.600" in again.state.threshold_source
+    assert "adopted threshold 0.600" in again.model_status.text()
+    # The CLI's "default" means the same model with the same threshold.
+    from core.cases import active_threshold
+
+    assert active_threshold(open_bundle("default"))[0] == pytest.approx(0.6)
+    again.revert_threshold()
+    assert again.state.threshold == pytest.approx(own) and "validation threshold" in again.state.threshold_source
+    assert _audit_records()[-1]["method"] == "revert"
+    again.shutdown()
+
+
+def test_test_split_cannot_be_adopted(loaded_window):
+    explorer = loaded_window.threshold
+    explorer.split_combo.setCurrentIndex(explorer.split_combo.findData("test"))
+    assert explorer.split == "test" and not explorer.adopt_btn.isEnabled()
+    assert explorer.adopt() is None
+    explorer.split_combo.setCurrentIndex(explorer.split_combo.findData("val"))
+    assert explorer.adopt_btn.isEnabled()
 
 
 def test_cancelled_adoption_changes_nothing(loaded_window, monkeypatch):
