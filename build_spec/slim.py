@@ -154,3 +154,24 @@ def package_modules(root: Path, package: str) -> list[str]:
             parts.pop()
         names.append(".".join(parts))
     return names
+
+
+def minified_json(entries: list[Entry], workdir: Path, prefixes: tuple[str, ...]) -> list[Entry]:
+    """Data entries with the JSON files under ``prefixes`` replaced by compact copies (same data:
+    ``json.load`` gives an equal object). highdicom's DICOM standard tables are pretty-printed:
+    22 MiB, 15 MiB without the indentation."""
+    import json
+
+    out: list[Entry] = []
+    for dest, src, kind in entries:
+        name = dest.replace("\\", "/")
+        if kind == "DATA" and name.endswith(".json") and name.startswith(prefixes):
+            with open(src, encoding="utf-8") as f:
+                data = json.load(f)
+            copy = workdir / name
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_text(json.dumps(data, separators=(",", ":"), ensure_ascii=False), encoding="utf-8")
+            out.append((dest, str(copy), kind))
+        else:
+            out.append((dest, src, kind))
+    return out

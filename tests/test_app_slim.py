@@ -122,3 +122,19 @@ def test_auditwheel_patched_files_are_passed_through_unstripped(tmp_path):
     entry = ("numpy/_core/" + Path(src).name, src, "EXTENSION")
     assert slim.strip_binaries([entry], tmp_path, log=lambda _msg: None) == [entry]
     assert not any(tmp_path.rglob("*.so"))
+
+
+def test_minified_json_holds_the_same_data_and_leaves_other_files_alone(tmp_path):
+    import json
+
+    hd = pytest.importorskip("highdicom")
+    src = Path(hd.__file__).parent / "_standard" / "iod_module_map.json"
+    other = Path(hd.__file__).parent / "py.typed"
+    entries = [("highdicom/_standard/iod_module_map.json", str(src), "DATA"),
+               ("highdicom/py.typed", str(other), "DATA")]
+    out = slim.minified_json(entries, tmp_path, ("highdicom/_standard/",))
+    assert out[1] == entries[1]
+    copy = Path(out[0][1])
+    assert copy.parent.parent.parent == tmp_path and out[0][0] == entries[0][0]
+    assert copy.stat().st_size < src.stat().st_size
+    assert json.loads(copy.read_text(encoding="utf-8")) == json.loads(src.read_text(encoding="utf-8"))
