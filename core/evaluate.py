@@ -53,6 +53,9 @@ class Scores:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     source: str = ""  # where the scores came from, in words
     notes: list[str] = field(default_factory=list)
+    # Are these the images the model was trained/validated with? True for the bundle's stored
+    # scores, False when the data folder's file list differs from the card's, None when unknown.
+    same_as_training: bool | None = None
 
     def __len__(self) -> int:
         return len(self.y_true)
@@ -73,6 +76,7 @@ def stored_scores(bundle: Any, split: str) -> Scores:
         split=split,
         skipped=skipped,
         source="scores stored in the model bundle at training time",
+        same_as_training=True,
     )
 
 
@@ -126,6 +130,7 @@ def evaluate_bundle(
         if split == "val"
         else f"scored now from {Path(data_root).name}/",
         notes=notes,
+        same_as_training=None if not trained_hash else trained_hash == dataset.manifest_hash(),
     )
 
 
@@ -164,6 +169,8 @@ class Report:
     y_true: np.ndarray = field(repr=False)
     y_score: np.ndarray = field(repr=False)
     disclaimer: str = "Research use only - not for diagnostic use."
+    # Who or what set the threshold, as one sentence for a reader (see threshold_origin()).
+    threshold_origin: str = ""
 
     def metrics_dict(self) -> dict[str, Any]:
         """JSON-ready numbers (no arrays), e.g. to store in the model card."""
@@ -191,6 +198,7 @@ class Report:
                     "method": self.threshold_method,
                     "reason": self.threshold_reason,
                     "chosen_on": self.threshold_chosen_on,
+                    "origin": self.threshold_origin,
                 },
                 "auc": self.auc,
                 "average_precision": self.average_precision,
@@ -275,20 +283,62 @@ def card_summary(card: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+_PLACES = {"val": "the validation split", "validation": "the validation split", "test": "the TEST split",
+           "site": "the site's own cases"}
+
+
+def _date(stamp: Any) -> str:
+    text = str(stamp or "")
+    return text[:10] if len(text) >= 10 else text
+
+
+def threshold_origin(
+    method: str, chosen_on: str, stored: dict[str, Any] | None = None, set_by: str | None = None
+) -> str:
+    """One sentence saying who or what set the threshold.
+
+    ``stored`` is the card's threshold entry when the threshold came from the model card (it may
+    name the person who adopted it); ``set_by`` names where a hand-set number came from, e.g.
+    "the --threshold option". A chooser's name is never reported as a place ("chosen on: manual").
+    """
+    place = _PLACES.get(chosen_on, chosen_on)
+    if stored is not None:
+        who, when = stored.get("adopted_by"), _date(stored.get("adopted_at"))
+        adopted = f" and adopted by {who}" + (f" on {when}" if when else "") if who else ""
+        if method in ("manual", "stored"):
+            if who:
+                return f"Set by hand by {who}" + (f" on {when}" if when else "") + \
+                    " in the Threshold screen and adopted into the model card (no chooser was used)."
+            return "Stored in the model card without a record of who set it or how."
+        if method == "default":
+            return "No threshold is stored with the model, so 0.5 is used."
+        if who:
+            return f"Chosen by the {method} chooser on {place}{adopted}."
+        return f"Chosen by the {method} chooser on {place} when the model was trained (stored in the model card)."
+    if method == "manual":
+        return f"Set by hand with {set_by or 'a number given by the user'}, for this report (no chooser was used)."
+    return f"Chosen for this report by the {method} chooser on {place}."
+
+
 def _resolve_threshold(
-    threshold: ThresholdChoice | float | None, card: dict[str, Any], chosen_on: str | None
-) -> tuple[float, str, str, str]:
+    threshold: ThresholdChoice | float | None, card: dict[str, Any], chosen_on: str | None, set_by: str | None
+) -> tuple[float, str, str, str, str]:
     if isinstance(threshold, ThresholdChoice):
-        return (threshold.threshold, threshold.method, threshold.reason, chosen_on or "val")
+        on = chosen_on or "val"
+        return (threshold.threshold, threshold.method, threshold.reason, on, threshold_origin(threshold.method, on))
     if threshold is None:
         stored = card.get("threshold") or {}
         if stored.get("value") is None:
-            return (0.5, "default", "No threshold stored with the model; 0.5 used.", "none")
+            return (0.5, "default", "No threshold stored with the model; 0.5 used.", "none",
+                    threshold_origin("default", "none", {}))
+        method = str(stored.get("method") or "stored")
+        on = str(stored.get("chosen_on") or chosen_on or "unknown")
         return (
             float(stored["value"]),
-            str(stored.get("method") or "stored"),
+            method,
             str(stored.get("reason") or "Threshold stored with the model."),
-            str(stored.get("chosen_on") or chosen_on or "unknown"),
+            on,
+            threshold_origin(method, on, stored),
         )
     try:
         value = float(threshold)
@@ -296,7 +346,43 @@ def _resolve_threshold(
         raise MetricsError(f"The threshold must be a number between 0 and 1, not {threshold!r}.") from exc
     if not 0.0 <= value <= 1.0 or math.isnan(value):
         raise MetricsError(f"The threshold must be between 0 and 1, not {value}.")
-    return (value, "manual", f"Threshold {value:g} set by the user.", chosen_on or "user")
+    on = chosen_on or "user"
+    return (value, "manual", f"Threshold {value:g} set by the user.", on,
+            threshold_origin("manual", on, set_by=set_by))
+
+
+def _threshold_notes(threshold: Any, method: str, on: str, scores: Scores) -> list[str]:
+    """What the reader must know about where the threshold was chosen relative to these images."""
+    if scores.split == "test":
+        return [
+            "Test scores are for this report only. The threshold was not chosen on them."
+            if on != "test"
+            else "Warning: the threshold was chosen on the test split, so these numbers are biased."
+        ]
+    if scores.split != "val" or on not in ("val", "validation"):
+        return []
+    if isinstance(threshold, ThresholdChoice):
+        return [
+            "The threshold was chosen on these same validation images, so the numbers at the threshold "
+            "are optimistic; the test split gives the honest estimate."
+        ]
+    if threshold is not None or method in ("manual", "stored", "default"):
+        return []
+    # The threshold came from the bundle: it was chosen on the validation split of the training data.
+    if scores.same_as_training:
+        return [
+            "The model's stored threshold was chosen on this validation split when the model was trained, so "
+            "the numbers at the threshold are optimistic; the test split gives the honest estimate."
+        ]
+    if scores.same_as_training is False:
+        return [
+            "The threshold came from the model bundle: it was chosen on the validation split of the data the "
+            "model was trained on, not on these images."
+        ]
+    return [
+        "The threshold came from the model bundle, chosen on the validation split of its training data; if "
+        "these are the same images, the numbers at the threshold are optimistic."
+    ]
 
 
 def build_report(
@@ -309,6 +395,7 @@ def build_report(
     data_root: str | Path | None = None,
     prevalence: float | None = None,
     chosen_on: str | None = None,
+    set_by: str | None = None,
     n_bins: int = 10,
     progress: Callable[[Any], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -319,6 +406,7 @@ def build_report(
     from ``data_root`` when given, else its stored scores are used (``split`` defaults to "val").
     ``threshold``: a :class:`ThresholdChoice` (made on validation scores), a number, or None for
     the threshold stored in the card. ``history`` defaults to the card's training history.
+    ``set_by`` says where a hand-set number came from (e.g. "the --threshold option").
     """
     card = _card_of(source)
     if scores is None:
@@ -331,7 +419,7 @@ def build_report(
             else stored_scores(source, split)
         )
     y, s = validate_scores(scores.y_true, scores.y_score)
-    t, method, reason, on = _resolve_threshold(threshold, card, chosen_on)
+    t, method, reason, on, origin = _resolve_threshold(threshold, card, chosen_on, set_by)
     curve = OperatingCurve(y, s)
     point = curve.at(t)
     notes = list(scores.notes)
@@ -345,17 +433,7 @@ def build_report(
             "The classes do not overlap at all in this sample, so the AUC interval collapses to a point; "
             "with few images that is not evidence of perfection."
         )
-    if scores.split == "val" and on in ("val", "validation"):
-        notes.append(
-            "The threshold was chosen on these same validation images, so the numbers at the threshold "
-            "are optimistic; the test split gives the honest estimate."
-        )
-    if scores.split == "test":
-        notes.append(
-            "Test scores are for this report only. The threshold was not chosen on them."
-            if on != "test"
-            else "Warning: the threshold was chosen on the test split, so these numbers are biased."
-        )
+    notes += _threshold_notes(threshold, method, on, scores)
     if scores.skipped:
         n_skip = len(scores.skipped)
         notes.append(f"{n_skip:,} image{'s' if n_skip != 1 else ''} could not be scored and {'are' if n_skip != 1 else 'is'} left out.")
@@ -383,6 +461,7 @@ def build_report(
         threshold_method=method,
         threshold_reason=reason,
         threshold_chosen_on=on,
+        threshold_origin=origin,
         point=point,
         classification=rep,
         classification_text=format_classification_report(rep, digits=3),

@@ -27,6 +27,7 @@ from core.calibration import brier_score, expected_calibration_error, reliabilit
 from core.errors import PneumoscopeError
 from core.evaluate import Report, build_report
 from core.operating import OperatingCurve, average_precision, pr_curve, roc_auc, roc_curve
+from core.paths import apply_umask
 
 __all__ = [
     "Report",
@@ -45,10 +46,42 @@ __all__ = [
 PNEUMONIA_COLOUR = "#c0392b"
 NORMAL_COLOUR = "#2471a3"
 A4_PORTRAIT = (8.27, 11.69)
+LETTER_PORTRAIT = (8.5, 11.0)
+PAPER_SIZES = {"a4": A4_PORTRAIT, "letter": LETTER_PORTRAIT}
+# Territories that use US Letter (the rest of the world uses A4), as in glibc's LC_PAPER data.
+LETTER_TERRITORIES = frozenset({"US", "CA", "MX", "PH", "CL", "CO", "VE", "GT", "CR", "PA", "SV", "NI", "DO",
+                                "PR", "BZ"})
 
 
 class ReportError(PneumoscopeError):
     """A report file could not be written (message says where and why)."""
+
+
+def default_paper() -> str:
+    """"letter" where the user's locale uses US Letter, else "a4" (the rest of the world).
+
+    Read from LC_PAPER / LC_ALL / LANG as the C library would, then from Python's locale.
+    """
+    import locale
+
+    names = [os.environ.get(v, "") for v in ("LC_ALL", "LC_PAPER", "LANG")]
+    with contextlib.suppress(ValueError, TypeError):
+        names.append(locale.getlocale()[0] or "")
+    for name in names:
+        code = name.split(".")[0].split("@")[0]
+        if code in ("", "C", "POSIX"):
+            continue
+        territory = code.replace("-", "_").split("_")[-1].upper() if "_" in code or "-" in code else ""
+        return "letter" if territory in LETTER_TERRITORIES else "a4"
+    return "a4"
+
+
+def paper_size(paper: str | None) -> tuple[float, float]:
+    """Portrait page size in inches for "a4", "letter" or None/"auto" (from the locale)."""
+    key = default_paper() if paper in (None, "", "auto") else str(paper).lower()
+    if key not in PAPER_SIZES:
+        raise ReportError(f"Unknown paper size {paper!r}: use a4, letter or auto.")
+    return PAPER_SIZES[key]
 
 
 def _figure(size: tuple[float, float] = (6.0, 4.5)) -> Figure:
@@ -174,19 +207,38 @@ def calibration_figure(y_true: Any, y_score: Any, threshold: float | None = None
     return fig
 
 
+LEARNING_RATE_KEYS = ("learning_rate", "lr")
+
+
 def history_figure(history: dict[str, list[float]]) -> Figure:
-    """Training curves: loss and the other metrics, training (solid) vs validation (dashed)."""
-    fig = _figure((7.5, 3.8))
-    metrics = sorted({k.removeprefix("val_") for k in history if k != "lr" and history.get(k)})
-    if not metrics:
+    """Training curves: loss, the other metrics (training solid, validation dashed) and, in a panel
+    of its own with a log axis, the learning rate (it lives on another scale than the metrics)."""
+    metrics = sorted({k.removeprefix("val_") for k in history if k not in LEARNING_RATE_KEYS and history.get(k)})
+    lr_key = next((k for k in LEARNING_RATE_KEYS if history.get(k)), None)
+    if not metrics and lr_key is None:
+        fig = _figure((7.5, 3.8))
         ax = fig.add_subplot()
         ax.text(0.5, 0.5, "No training history in the model card", ha="center", va="center")
         ax.set_axis_off()
         return fig
     others = [m for m in metrics if m != "loss"]
-    panels = (["loss"] if "loss" in metrics else []) + ([None] if others else [])
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, panel in zip(axes, panels, strict=True):
+    top = (["loss"] if "loss" in metrics else []) + (["metrics"] if others else [])
+    if lr_key and top:  # curves side by side, the learning rate in a strip of its own below them
+        fig = _figure((7.5, 5.4))
+        mosaic = fig.subplot_mosaic([top, ["lr"] * len(top)], height_ratios=[3, 1.5])
+    else:
+        top = top or ["lr"]
+        fig = _figure((7.5, 3.8))
+        mosaic = fig.subplot_mosaic([top])
+    for panel, ax in mosaic.items():
+        if panel == "lr":
+            vals = history[lr_key]
+            ax.plot(range(1, len(vals) + 1), vals, color="grey", marker=".", label="learning rate")
+            if all(v > 0 for v in vals):
+                ax.set_yscale("log")
+            ax.set(xlabel="epoch", ylabel="learning rate", title="Learning rate")
+            ax.grid(alpha=0.3)
+            continue
         names = ["loss"] if panel == "loss" else others
         for i, name in enumerate(names):
             colour = f"C{i}"
@@ -247,6 +299,15 @@ def subgroup_rows(report: Report) -> list[tuple[str, str]]:
     ]
 
 
+def _origin(report: Report) -> str:
+    """Who or what set the threshold (reports built before the field existed fall back to the method)."""
+    return report.threshold_origin or f"Method: {report.threshold_method}."
+
+
+def _method_label(report: Report) -> str:
+    return "set by hand" if report.threshold_method == "manual" else report.threshold_method
+
+
 def format_report(report: Report) -> str:
     """Plain-text report for the terminal."""
     width = 40
@@ -258,8 +319,7 @@ def format_report(report: Report) -> str:
         f"Scores: {report.source}" if report.source else "",
         f"Images: {report.n:,} ({report.n_pos:,} PNEUMONIA, {report.n_neg:,} NORMAL)"
         + (f", {len(report.skipped):,} skipped" if report.skipped else ""),
-        f"Threshold: {report.threshold:.4f} by {report.threshold_method} "
-        f"(chosen on: {report.threshold_chosen_on}). {report.threshold_reason}",
+        f"Threshold: {report.threshold:.4f}. {_origin(report)} Reason: {report.threshold_reason}",
         "",
     ]
     lines += [f"{k:<{width}} {v}" for k, v in operating_rows(report)]
@@ -275,94 +335,180 @@ def format_report(report: Report) -> str:
 # ----------------------------------------------------------------------------- PDF
 
 
-def _text_page(title: str, blocks: list[tuple[str, Any]]) -> Figure:
-    """A portrait page of text. blocks: ("h", str) heading, ("p", str) paragraph,
-    ("kv", [(k, v)]) table, ("pre", str) monospace block, ("warn", str) highlighted line."""
-    import textwrap
+FOOTER = "Pneumoscope - research use only - not for diagnostic use"
+LEFT, VALUE_X, RIGHT, BOTTOM = 0.07, 0.42, 0.93, 0.05
 
-    fig = _figure(A4_PORTRAIT)
-    fig.set_layout_engine(None)
-    y = 0.95
-    fig.text(0.07, y, title, fontsize=15, weight="bold", va="top")
-    y -= 0.05
+
+class _TextPages:
+    """Lays text out top to bottom on pages of one paper size, measuring every line with the
+    renderer so nothing runs into its neighbour or off the page, and starting a new page when
+    one is full."""
+
+    def __init__(self, title: str, paper: tuple[float, float]) -> None:
+        self.title, self.paper = title, paper
+        self.pages: list[Figure] = []
+        self._new_page()
+
+    def _new_page(self) -> None:
+        fig = _figure(self.paper)
+        fig.set_layout_engine(None)
+        title = self.title if not self.pages else f"{self.title} (continued)"
+        fig.text(LEFT, 0.95, title, fontsize=15, weight="bold", va="top")
+        fig.text(0.5, 0.02, FOOTER, ha="center", fontsize=7, color="grey")
+        self.pages.append(fig)
+        self.fig, self.y = fig, 0.90
+        self.renderer = fig.canvas.get_renderer()
+
+    def _room(self, height: float) -> None:
+        if self.y - height < BOTTOM:
+            self._new_page()
+
+    def wrap(self, text: str, width: float, **font: Any) -> list[str]:
+        """Greedy word wrap of ``text`` to ``width`` (figure fraction) in the given font."""
+        from matplotlib.font_manager import FontProperties
+
+        prop = FontProperties(size=font.get("fontsize", 9), weight=font.get("weight", "normal"),
+                              family=font.get("family", "sans-serif"))
+        limit = width * self.fig.bbox.width
+
+        def fits(s: str) -> bool:
+            return self.renderer.get_text_width_height_descent(s, prop, ismath=False)[0] <= limit
+
+        def pieces(word: str) -> list[str]:  # a word wider than the column (a long file name) is cut
+            out, piece = [], ""
+            for ch in word:
+                if piece and not fits(piece + ch):
+                    out.append(piece)
+                    piece = ""
+                piece += ch
+            return [*out, piece]
+
+        lines: list[str] = []
+        for para in str(text).splitlines() or [""]:
+            line = ""
+            for word in para.split(" "):
+                trial = f"{line} {word}" if line else word
+                if fits(trial):
+                    line = trial
+                    continue
+                if line:
+                    lines.append(line)
+                *full, line = pieces(word)
+                lines += full
+            lines.append(line)
+        return lines
+
+    def line(self, text: str, x: float = LEFT, step: float = 0.018, **font: Any) -> None:
+        self._room(step)
+        self.fig.text(x, self.y, text, va="top", **font)
+        self.y -= step
+
+    def heading(self, text: str) -> None:
+        self._room(0.06)
+        self.y -= 0.012
+        self.line(text, fontsize=12, weight="bold", step=0.03)
+
+    def paragraph(self, text: str, **font: Any) -> None:
+        font.setdefault("fontsize", 9)
+        for text_line in self.wrap(text, RIGHT - LEFT, **font):
+            self.line(text_line, **font)
+        self.y -= 0.006
+
+    def table(self, rows: list[tuple[str, str]]) -> None:
+        key_w, value_w = VALUE_X - LEFT - 0.02, RIGHT - VALUE_X
+        for k, v in rows:
+            keys = self.wrap(k, key_w, fontsize=9, weight="bold")
+            values = self.wrap(v, value_w, fontsize=9)
+            n = max(len(keys), len(values))
+            self._room(0.018 * n)
+            for i in range(n):
+                if i < len(keys):
+                    self.fig.text(LEFT, self.y, keys[i], fontsize=9, weight="bold", va="top")
+                if i < len(values):
+                    self.fig.text(VALUE_X, self.y, values[i], fontsize=9, va="top")
+                self.y -= 0.018
+        self.y -= 0.008
+
+    def pre(self, text: str) -> None:
+        for text_line in text.splitlines():
+            self.line(text_line, fontsize=8.5, family="monospace", step=0.016)
+        self.y -= 0.008
+
+
+def _text_pages(title: str, blocks: list[tuple[str, Any]], paper: tuple[float, float] = A4_PORTRAIT) -> list[Figure]:
+    """Portrait pages of text. blocks: ("h", str) heading, ("p", str) paragraph,
+    ("kv", [(k, v)]) table, ("pre", str) monospace block, ("warn", str) highlighted line."""
+    out = _TextPages(title, paper)
     for kind, content in blocks:
-        if y < 0.05:
-            break
         if kind == "h":
-            y -= 0.012
-            fig.text(0.07, y, content, fontsize=12, weight="bold", va="top")
-            y -= 0.03
+            out.heading(content)
         elif kind == "warn":
-            fig.text(0.07, y, content, fontsize=11, weight="bold", color=PNEUMONIA_COLOUR, va="top")
-            y -= 0.03
+            out.paragraph(content, fontsize=11, weight="bold", color=PNEUMONIA_COLOUR)
         elif kind == "p":
-            for line in textwrap.wrap(content, 95) or [""]:
-                fig.text(0.07, y, line, fontsize=9, va="top")
-                y -= 0.018
-            y -= 0.006
+            out.paragraph(content)
         elif kind == "kv":
-            for k, v in content:
-                wrapped = textwrap.wrap(v, 62) or [""]
-                fig.text(0.07, y, k, fontsize=9, weight="bold", va="top")
-                for line in wrapped:
-                    fig.text(0.42, y, line, fontsize=9, va="top")
-                    y -= 0.018
-            y -= 0.008
+            out.table(content)
         elif kind == "pre":
-            for line in content.splitlines():
-                fig.text(0.07, y, line, fontsize=8.5, family="monospace", va="top")
-                y -= 0.016
-            y -= 0.008
-    fig.text(0.5, 0.02, "Pneumoscope - research use only - not for diagnostic use", ha="center", fontsize=7, color="grey")
+            out.pre(content)
+    return out.pages
+
+
+def _figure_page(caption: str, fig: Figure, paper: tuple[float, float]) -> Figure:
+    """Put a figure on a page of the report's paper size: its plots keep their proportions (laid
+    out by the constrained engine inside a box under the caption), the text keeps its point size."""
+    natural_w, natural_h = fig.get_size_inches()
+    page_w, page_h = paper
+    scale = min((page_w - 1.5) / natural_w, (page_h * 0.62) / natural_h, 1.35)
+    w, h = natural_w * scale, natural_h * scale
+    fig.set_size_inches(page_w, page_h)
+    top = 1.25  # inches for the caption
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        engine.set(rect=((page_w - w) / 2 / page_w, (page_h - top - h) / page_h, w / page_w, h / page_h))
+    fig.text(LEFT, 0.95, caption, fontsize=15, weight="bold", va="top")
+    fig.text(0.5, 0.02, FOOTER, ha="center", fontsize=7, color="grey")
     return fig
 
 
 def _threshold_blocks(report: Report) -> list[tuple[str, Any]]:
     return [
         ("h", "How the threshold was chosen"),
-        ("p", f"Method: {report.threshold_method}; chosen on: {report.threshold_chosen_on}."),
-        ("p", report.threshold_reason),
+        ("kv", [("Set by", _origin(report)), ("Reason given", report.threshold_reason)]),
         ("h", "Split scored"),
         ("warn" if report.split == "test" else "p", report.split_note),
         ("p", report.source or ""),
     ]
 
 
-def _pages(report: Report) -> Iterator[tuple[str, Figure]]:
+def _pages(report: Report, paper: str | None = None) -> Iterator[tuple[str, Figure]]:
+    """Every page of the PDF, all of one paper size ("a4", "letter", or None for the locale's)."""
+    size = paper_size(paper)
     headline = [
         ("Images", f"{report.n:,} ({report.n_pos:,} PNEUMONIA, {report.n_neg:,} NORMAL)"),
         ("AUC (95% CI)", _ci(report.auc)),
-        ("Threshold", f"{report.threshold:.4f} ({report.threshold_method})"),
+        ("Threshold", f"{report.threshold:.4f} ({_method_label(report)})"),
         ("Sensitivity", _ci(report.point.sensitivity)),
         ("Specificity", _ci(report.point.specificity)),
         ("Created", report.created),
     ]
-    yield (
-        "title",
-        _text_page(
-            report.title,
-            [("warn", report.disclaimer), ("p", ""), ("kv", headline), *_threshold_blocks(report)]
-            + ([("h", "Notes"), *[("p", f"- {n}") for n in report.notes]] if report.notes else []),
-        ),
-    )
-    yield (
-        "card",
-        _text_page(
-            "Model card and operating point",
-            [
-                ("h", "Model card"),
-                ("kv", report.card_summary or [("Model", report.model_name)]),
-                ("h", "Operating point (95% intervals)"),
-                ("kv", operating_rows(report)),
-                (
-                    "p",
-                    "Proportions have Wilson score intervals; F1 via the Jaccard index, balanced accuracy by "
-                    "MOVER; AUC by DeLong.",
-                ),
-            ],
-        ),
-    )
-    yield from report_figures(report)
+    title_blocks: list[tuple[str, Any]] = [("warn", report.disclaimer), ("p", ""), ("kv", headline),
+                                           *_threshold_blocks(report)]
+    if report.notes:
+        title_blocks += [("h", "Notes"), *[("p", f"- {n}") for n in report.notes]]
+    for fig in _text_pages(report.title, title_blocks, size):
+        yield ("title", fig)
+    card_blocks: list[tuple[str, Any]] = [
+        ("h", "Model card"),
+        ("kv", report.card_summary or [("Model", report.model_name)]),
+        ("h", "Operating point (95% intervals)"),
+        ("kv", operating_rows(report)),
+        ("p", "Proportions have Wilson score intervals; F1 via the Jaccard index, balanced accuracy by "
+              "MOVER; AUC by DeLong."),
+    ]
+    for fig in _text_pages("Model card and operating point", card_blocks, size):
+        yield ("card", fig)
+    for caption, fig in report_figures(report):
+        yield (caption, _figure_page(caption, fig, size))
     blocks: list[tuple[str, Any]] = [("h", "Classification report"), ("pre", report.classification_text)]
     sub = subgroup_rows(report)
     if sub:
@@ -370,7 +516,8 @@ def _pages(report: Report) -> Iterator[tuple[str, Figure]]:
     if report.skipped:
         shown = [(Path(p).name, r) for p, r in report.skipped[:25]]
         blocks += [("h", f"Images left out ({len(report.skipped):,})"), ("kv", shown)]
-    yield ("classification", _text_page("Classification report", blocks))
+    for fig in _text_pages("Classification report", blocks, size):
+        yield ("classification", fig)
 
 
 @contextlib.contextmanager
@@ -382,6 +529,7 @@ def _atomic_path(dest: Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        apply_umask(tmp_path)  # mkstemp makes it 0600; the report is the user's ordinary file
         os.replace(tmp_path, dest)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -396,15 +544,24 @@ def _write(dest: Path, writer: Callable[[Path], None], what: str) -> None:
         raise ReportError(f"Could not write the {what} to {dest}: {exc.strerror or exc}") from exc
 
 
-def write_report(report: Report, pdf_path: str | os.PathLike, html_path: str | os.PathLike | None = None) -> Path:
-    """Write the multi-page PDF (and the HTML page when ``html_path`` is given); returns the PDF path."""
+def write_report(
+    report: Report,
+    pdf_path: str | os.PathLike,
+    html_path: str | os.PathLike | None = None,
+    paper: str | None = None,
+) -> Path:
+    """Write the multi-page PDF (and the HTML page when ``html_path`` is given); returns the PDF path.
+
+    Every page has one size: ``paper`` "a4" or "letter", or None/"auto" for the one the user's
+    locale uses. The files get the permissions of any file the user makes (their umask).
+    """
     from matplotlib.backends.backend_pdf import PdfPages
 
     pdf = Path(pdf_path)
 
     def write_pdf(tmp: Path) -> None:
         with PdfPages(tmp, metadata={"Title": report.title, "Subject": report.disclaimer, "Creator": "Pneumoscope"}) as pages:
-            for _, fig in _pages(report):
+            for _, fig in _pages(report, paper):
                 pages.savefig(fig)
 
     _write(pdf, write_pdf, "PDF report")
@@ -445,8 +602,8 @@ def render_html(report: Report) -> str:
         f"<p class='{'warn' if report.split == 'test' else ''}'>{e(report.split_note)}</p>",
         f"<p>{e(report.source)}</p>",
         "<h2>How the threshold was chosen</h2>",
-        f"<p>Method: {e(report.threshold_method)}; chosen on: {e(report.threshold_chosen_on)}.</p>",
-        f"<p>{e(report.threshold_reason)}</p>",
+        f"<p>{e(_origin(report))}</p>",
+        f"<p>Reason given: {e(report.threshold_reason)}</p>",
         "<h2>Operating point (95% intervals)</h2>",
         _table(operating_rows(report)),
         "<h2>Model card</h2>",

@@ -58,7 +58,8 @@ def compute_evaluation(bundle: Any, split: str, data_root: str | None, threshold
         scores = stored_scores(bundle, split)
     # The adopted threshold comes from the card, so the report names how it was chosen.
     same = abs(float(bundle.threshold) - threshold) < 1e-12
-    report = build_report(bundle, scores=scores, threshold=None if same else threshold, split=split)
+    report = build_report(bundle, scores=scores, threshold=None if same else threshold, split=split,
+                          set_by="the threshold in use in Review, not adopted into the model card")
     figures = {
         "roc": roc_figure(scores.y_true, scores.y_score, threshold=threshold),
         "calibration": calibration_figure(scores.y_true, scores.y_score, threshold=threshold),

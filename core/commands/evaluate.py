@@ -91,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
                 "and applied to test; the test split was not used to choose it."
             )
 
-    report = build_report(bundle, scores, threshold, prevalence=args.prevalence, chosen_on=chosen_on)
+    report = build_report(bundle, scores, threshold, prevalence=args.prevalence, chosen_on=chosen_on,
+                          set_by="the --threshold option" if args.threshold is not None else None)
     out = sys.stdout
     for line in header:
         print(line, file=out)
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.metrics_dict(), indent=2), file=out)
     if args.report:
-        pdf = write_report(report, args.report, args.html)
+        pdf = write_report(report, args.report, args.html, paper=args.paper)
         print(f"Report written to {pdf}" + (f" and {args.html}" if args.html else ""), file=out)
     return 0
 
@@ -130,6 +131,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--prevalence", type=_fraction, metavar="P", help="also show PPV/NPV at this pneumonia prevalence")
     p.add_argument("--report", metavar="OUT.pdf", type=Path, help="write a multi-page PDF report")
     p.add_argument("--html", metavar="OUT.html", type=Path, help="also write an HTML report (needs --report)")
+    p.add_argument("--paper", choices=("auto", "a4", "letter"), default="auto",
+                   help="page size of the PDF (default: auto, Letter where the locale uses it, else A4)")
     p.add_argument("--json", action="store_true", help="also print the numbers as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=run)

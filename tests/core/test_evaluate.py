@@ -257,7 +257,7 @@ def test_cli_threshold_and_errors(tmp_path, monkeypatch, capsys):
     bundle = FakeBundle()
     assert _cli(["evaluate", "b", "--threshold", "0.4", "--json", "--quiet"], monkeypatch, bundle) == 0
     out = capsys.readouterr().out
-    assert "Threshold: 0.4000 by manual" in out
+    assert "Threshold: 0.4000. Set by hand with the --threshold option" in out
     payload = json.loads(out[out.index("{"):])
     assert payload["threshold"]["value"] == 0.4 and payload["split"] == "val"
     assert _cli(["evaluate", "b", "--choose", "magic", "--quiet"], monkeypatch, bundle) == 1
