@@ -253,6 +253,7 @@ class EvaluateWidget(QWidget):
         else:
             self.info.hide()
         self.banner.hide()
+        self._clear_results()  # the last results are not about this run: never shown (or exported) as if
         self.progress.show()
         self.eval_btn.setEnabled(False)
         worker = Worker(compute_evaluation, bundle, split, data_root, threshold)
@@ -264,7 +265,31 @@ class EvaluateWidget(QWidget):
     def _on_failed(self, exc: BaseException) -> None:
         self.progress.hide()
         self.eval_btn.setEnabled(True)
+        self._clear_results()
         self.banner.show_message(f"Evaluation stopped: {user_message(exc)}")
+
+    def _on_export_failed(self, exc: BaseException) -> None:
+        # The results are still valid; only the file could not be written.
+        self.progress.hide()
+        self.banner.show_message(f"The report was not written: {user_message(exc)}")
+
+    def _clear_results(self) -> None:
+        """Back to the empty screen: no table, matrix, summary or figures, and nothing to export."""
+        self.result = None
+        self.export_btn.setEnabled(False)
+        self.report_table.clearContents()
+        self.matrix.clear()
+        self.summary.setText("")
+        self._clear_figures()
+        self.fig_placeholder.show()
+
+    def _clear_figures(self) -> None:
+        while self.fig_layout.count():
+            w = self.fig_layout.takeAt(0).widget()
+            if w is not None and w is not self.fig_placeholder:
+                w.deleteLater()
+        self.fig_layout.addWidget(self.fig_placeholder)
+        self.canvases = []
 
     def _on_done(self, result: dict[str, Any]) -> None:
         self.progress.hide()
@@ -298,12 +323,8 @@ class EvaluateWidget(QWidget):
         if report.skipped:
             lines.append(f"{len(report.skipped)} file(s) could not be read and were skipped.")
         self.summary.setText("<br>".join(lines))
-        while self.fig_layout.count():
-            w = self.fig_layout.takeAt(0).widget()
-            if w is not None and w is not self.fig_placeholder:
-                w.deleteLater()
+        self._clear_figures()
         self.fig_placeholder.hide()
-        self.canvases = []
         for fig in result["figures"].values():
             canvas = FigureCanvas(fig)
             self.fig_layout.addWidget(canvas)
@@ -323,7 +344,7 @@ class EvaluateWidget(QWidget):
         self.progress.show()
         worker = Worker(export_report, self.result["bundle"], self.result["report"], pdf_path)
         worker.signals.finished.connect(self._on_exported)
-        worker.signals.failed.connect(self._on_failed)
+        worker.signals.failed.connect(self._on_export_failed)
         self.runner.start(worker)
         return worker
 

@@ -177,8 +177,10 @@ class MainWindow(QMainWindow):
         plotting.signals.done.connect(self.build_all_screens)
         self.review.io.start(plotting)
         self.model_status.setText("Loading TensorFlow...")
+        self.state.set_loading("Loading TensorFlow and the model...")
         worker = Worker(startup_load)
         worker.signals.progress.connect(self.model_status.setText)
+        worker.signals.progress.connect(self.state.set_loading)
         worker.signals.finished.connect(self._on_startup_loaded)
         worker.signals.failed.connect(self._on_startup_failed)
         self.loader.start(worker)
@@ -190,10 +192,12 @@ class MainWindow(QMainWindow):
             self.state.set_bundle(bundle)
         else:
             self.model_status.setText("No model loaded")
+        self.state.set_loading("")
         self.startup_done = True
         self.startupFinished.emit()
 
     def _on_startup_failed(self, exc: BaseException) -> None:
+        self.state.set_loading("")
         self.model_status.setText("No model loaded")
         self.statusBar().showMessage(f"The default model could not be loaded: {user_message(exc)}", 15000)
         self.startup_done = True
@@ -208,6 +212,7 @@ class MainWindow(QMainWindow):
         from gui.loading import load_and_warm
 
         self.model_status.setText(f"Loading model {Path(path).name}...")
+        self.state.set_loading(f"Loading model {Path(path).name}...")
         worker = Worker(load_and_warm, str(path))
         worker.signals.progress.connect(self.model_status.setText)
         worker.signals.finished.connect(self._on_bundle_loaded)
@@ -218,9 +223,11 @@ class MainWindow(QMainWindow):
     def _on_bundle_loaded(self, bundle: Any) -> None:
         self.state.set_tf_ready(True)
         self.state.set_bundle(bundle)
+        self.state.set_loading("")
         self.bundleLoaded.emit(bundle)
 
     def _on_bundle_failed(self, path: Any, exc: BaseException) -> None:
+        self.state.set_loading("")
         self._on_bundle(self.state.bundle)
         QMessageBox.warning(self, "Open model", f"The model in {path} could not be opened:\n{user_message(exc)}")
 

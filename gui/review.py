@@ -218,6 +218,7 @@ class ReviewWidget(QWidget):
         self._csv_worker: Worker | None = None
         self._build()
         state.bundleChanged.connect(self._on_bundle)
+        state.loadingChanged.connect(self._on_loading)
         state.thresholdChanged.connect(lambda _t: self._render_score())
         self.setAcceptDrops(True)
 
@@ -491,7 +492,10 @@ class ReviewWidget(QWidget):
     def _start_inference(self, xray: Any) -> None:
         bundle = self.state.bundle
         if bundle is None:
-            self.score_label.setText("No model loaded: image shown without a score.")
+            self.score_label.setText(
+                "Model loading: this image is scored as soon as it is ready." if self.state.loading
+                else "No model loaded: image shown without a score."
+            )
             self._set_call("none")
             return
         self.score_label.setText("Scoring...")
@@ -562,6 +566,17 @@ class ReviewWidget(QWidget):
             self.warning_banner.show_message("Check this image: " + " ".join(texts))
         else:
             self.warning_banner.hide()
+
+    def _on_loading(self, text: str) -> None:
+        """While a model loads, say so (not "No model loaded"); the shown case is scored when it arrives."""
+        if self.state.bundle is not None:
+            return
+        self.model_label.setText(
+            f"{text} Images can be viewed now; scores follow when the model is ready." if text
+            else "No model loaded. Images can be viewed; open a model via File > Open model..."
+        )
+        if self.state.case is not None and self.score is None:
+            self._start_inference(self.state.case)
 
     def _on_bundle(self, bundle: Any) -> None:
         if bundle is None:

@@ -18,6 +18,7 @@ class AppState(QObject):
     caseChanged = Signal(object)  # XRay | None
     statusMessage = Signal(str)
     tfReadyChanged = Signal(bool)
+    loadingChanged = Signal(str)  # what is being loaded ("" once nothing is)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -25,6 +26,7 @@ class AppState(QObject):
         self._threshold: float | None = None
         self._case: Any = None
         self._tf_ready = False
+        self._loading = ""
 
     @property
     def bundle(self) -> Any:
@@ -37,6 +39,16 @@ class AppState(QObject):
     @property
     def case(self) -> Any:
         return self._case
+
+    @property
+    def loading(self) -> str:
+        """What the app is loading in the background ("" when nothing): a model is on its way."""
+        return self._loading
+
+    def set_loading(self, text: str) -> None:
+        if text != self._loading:
+            self._loading = text
+            self.loadingChanged.emit(text)
 
     @property
     def tf_ready(self) -> bool:

@@ -335,10 +335,11 @@ class ThresholdExplorer(QWidget):
         if self._split == "test":
             self.note.show_message(
                 "Test scores are for reporting only. Choose thresholds on validation scores; "
-                "the suggestion buttons always use validation."
+                "the suggestion buttons always use validation. Switch to Validation to adopt a threshold."
             )
         else:
             self.note.hide()
+        self._sync_adopt_button()
         self._syncing = True
         self.prevalence.setValue(curve.n_pos / max(curve.n, 1))
         self._syncing = False
@@ -433,9 +434,18 @@ class ThresholdExplorer(QWidget):
         return choice
 
     # --- adoption ------------------------------------------------------------------
+    def _sync_adopt_button(self) -> None:
+        """Adopting while looking at test scores would choose on test: only from validation."""
+        on_test = self._split == "test"
+        self.adopt_btn.setEnabled(bool(self._data) and not on_test)
+        self.adopt_btn.setToolTip(
+            "Thresholds are adopted from validation scores only: switch the split to Validation."
+            if on_test else "Record this threshold for Review, with who adopts it and why."
+        )
+
     def adopt(self) -> Any:
         bundle = self.state.bundle
-        if bundle is None:
+        if bundle is None or self._split == "test":
             return None
         threshold = self._threshold
         answer = ask_adoption(self, threshold)

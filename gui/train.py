@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
-    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
@@ -39,7 +38,7 @@ from PySide6.QtWidgets import (
 from gui.plots import BarPlot, HistoryPlot
 from gui.state import AppState
 from gui.viewer import gray_qimage
-from gui.widgets import MessageBanner, fit_table_height
+from gui.widgets import MessageBanner, ThumbnailGrid, fit_table_height
 from gui.workers import Worker, WorkerRunner, throttled, user_message
 
 MODEL_CHOICES = (("pneumonet", "PneumoNet (small CNN, 1-channel)"), ("notebook", "Notebook CNN (150x150x3)"))
@@ -159,13 +158,16 @@ class TrainWidget(QWidget):
         lv.addWidget(self.split_note)
         self.bars = BarPlot()
         lv.addWidget(self.bars, 1)
-        self.samples_box = QWidget()
-        self.samples_grid = QGridLayout(self.samples_box)
-        self.samples_grid.setSpacing(4)
+        self.samples_box = ThumbnailGrid(THUMBS_PER_CLASS, THUMB)
+        self.samples_box.setObjectName("sampleStrip")
+        self.samples_grid = self.samples_box.grid
         scroll = QScrollArea()
+        scroll.setObjectName("sampleScroll")
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self.samples_box)
-        scroll.setMinimumHeight(2 * THUMB + 60)
+        scroll.setMinimumHeight(2 * THUMB // 2 + 80)
+        self.samples_scroll = scroll
         lv.addWidget(scroll, 1)
         split.addWidget(left)
 
@@ -298,13 +300,38 @@ class TrainWidget(QWidget):
             return None
         self.data_edit.setText(root)
         self.banner.hide()
+        self._clear_dataset_view()
+        if not self.is_running():
+            self._clear_run_view()  # a new dataset: the last run's curves and messages are not about it
         self.split_note.setText("Scanning...")
         worker = Worker(scan_with_samples, root)
         worker.signals.finished.connect(self._on_scanned)
-        worker.signals.failed.connect(lambda exc: (self.split_note.setText(""),
-                                                   self.banner.show_message(f"Dataset not usable: {user_message(exc)}")))
+        worker.signals.failed.connect(self._on_scan_failed)
         self.scanner.start(worker)
         return worker
+
+    def _on_scan_failed(self, exc: BaseException) -> None:
+        self._clear_dataset_view()
+        self.banner.show_message(f"Dataset not usable: {user_message(exc)}")
+
+    def _clear_dataset_view(self) -> None:
+        """No counts, bars or samples of a previous folder next to the one being scanned (or refused)."""
+        self.dataset = None
+        self.counts_table.setRowCount(0)
+        self.counts_table.setColumnCount(0)
+        fit_table_height(self.counts_table)
+        self.split_note.setText("")
+        self.bars.set_counts({})
+        self.samples_box.clear()
+
+    def _clear_run_view(self) -> None:
+        """Forget the previous run: curves, progress, and its banners."""
+        self.history.reset()
+        self._last_epoch = 0
+        self.progress.setValue(0)
+        self.progress.setFormat("idle")
+        self.progress_label.setText("")
+        self.info.hide()
 
     def _on_scanned(self, result: dict[str, Any]) -> None:
         self.dataset = result["dataset"]
@@ -328,18 +355,10 @@ class TrainWidget(QWidget):
             note += " The test split is scored once for the report and never used for choices."
         self.split_note.setText(note)
         self.bars.set_counts(counts)
-        while self.samples_grid.count():
-            item = self.samples_grid.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
-        for r, (cls, thumbs) in enumerate(sorted(result["samples"].items())):
-            title = QLabel(f"<b>{cls}</b>")
-            self.samples_grid.addWidget(title, 2 * r, 0, 1, THUMBS_PER_CLASS)
-            for c, (name, pixels) in enumerate(thumbs):
-                lab = QLabel()
-                lab.setPixmap(QPixmap.fromImage(gray_qimage(pixels)))
-                lab.setToolTip(name)
-                self.samples_grid.addWidget(lab, 2 * r + 1, c)
+        self.samples_box.set_groups([
+            (cls, [(name, QPixmap.fromImage(gray_qimage(pixels))) for name, pixels in thumbs])
+            for cls, thumbs in sorted(result["samples"].items())
+        ])
         self.scanned.emit(result)
 
     # --- training --------------------------------------------------------------------
@@ -376,9 +395,7 @@ class TrainWidget(QWidget):
         if self.tune_box.isChecked():
             tune = {"max_trials": self.max_trials.value(), "objective": self.objective.currentText()}
         self.banner.hide()
-        self.info.hide()
-        self.history.reset()
-        self._last_epoch = 0
+        self._clear_run_view()
         self._t0 = time.perf_counter()
         self.progress.setValue(0)
         self.progress.setFormat("starting...")
