@@ -28,7 +28,7 @@ WINDOW_SNIPPET = """
 import time, sys
 t0 = time.perf_counter()
 {eager}
-from gui.app import create_window
+from gui.window import create_window
 from PySide6.QtWidgets import QApplication
 w = create_window(load_default=False)
 w.show()
@@ -51,7 +51,7 @@ def time_to_window(eager: bool, runs: int) -> list[float]:
 
 
 def _bundle(path: str | None, work: Path):
-    from core.bundle import default_bundle_path
+    from core.learning.bundle import default_bundle_path
 
     if path:
         return Path(path)
@@ -60,7 +60,7 @@ def _bundle(path: str | None, work: Path):
     sys.path.insert(0, str(REPO / "tests" / "gui"))
     from conftest import make_dataset
 
-    from core.train import TrainConfig, train
+    from core.learning.train import TrainConfig, train
 
     data = make_dataset(work / "data")
     return Path(train(TrainConfig(data_root=str(data), out=str(work / "tiny"), model="pneumonet", epochs=2,
@@ -103,8 +103,8 @@ def slider_rate(window, n_scores: int, full_redraw: bool, moves: int = 300) -> f
 def inference_latency(window, bundle, case: Path, runs: int) -> tuple[list[float], list[float]]:
     from PySide6.QtCore import QEventLoop, QTimer
 
-    from core.explain import gradcam
     from core.imaging import load_image
+    from core.trust.explain import gradcam
 
     review = window.review
     review.open_paths([str(case)])
@@ -144,8 +144,8 @@ def main() -> int:
     lazy = time_to_window(False, 3)
     eager = time_to_window(True, 2)
 
-    from gui.app import create_window
-    from gui.loading import load_and_warm
+    from core.learning.registry import load_and_warm
+    from gui.window import create_window
 
     bundle = load_and_warm(_bundle(args.bundle, work))
     window = create_window(load_default=False)

@@ -14,7 +14,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.operating import OperatingCurve, point_from_counts
+from core.evaluation.operating import OperatingCurve, point_from_counts
 
 
 def naive_counts(y: np.ndarray, s: np.ndarray, t: float) -> tuple[int, int, int, int]:

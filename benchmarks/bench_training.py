@@ -24,8 +24,8 @@ import numpy as np
 
 
 def _pipeline_rate(name: str, n: int = 640, batch: int = 32) -> float:
-    from core.data import AugmentConfig, make_tf_dataset
-    from core.models import input_shape
+    from core.learning.data import AugmentConfig, make_tf_dataset
+    from core.learning.models import input_shape
 
     size, _, channels = input_shape(name)
     x = np.random.default_rng(0).integers(0, 256, (n, size, size), dtype=np.uint8)
@@ -41,8 +41,8 @@ def _pipeline_rate(name: str, n: int = 640, batch: int = 32) -> float:
 def train_throughput(names: tuple[str, ...], steps: int, rounds: int, batch: int = 32) -> dict[str, float]:
     """Best-of-``rounds`` training images/s, models interleaved so that load from other
     processes hits them alike, each warmed up (tracing, oneDNN set-up) before timing."""
-    from core.data import AugmentConfig, class_weights, make_tf_dataset
-    from core.models import build_model, input_shape
+    from core.learning.data import AugmentConfig, class_weights, make_tf_dataset
+    from core.learning.models import build_model, input_shape
 
     rng = np.random.default_rng(0)
     setups = {}
@@ -65,9 +65,9 @@ def train_throughput(names: tuple[str, ...], steps: int, rounds: int, batch: int
 
 
 def latency_ms(name: str, repeats: int = 30) -> float:
-    from core.bundle import predict_scores
-    from core.models import build_model, input_shape
-    from core.preprocess import to_model_input
+    from core.imaging.preprocess import to_model_input
+    from core.learning.bundle import predict_scores
+    from core.learning.models import build_model, input_shape
 
     size, _, channels = input_shape(name)
     model = build_model(name)
@@ -84,8 +84,8 @@ def latency_ms(name: str, repeats: int = 30) -> float:
 def full_epoch(data: Path) -> dict[str, float]:
     import tempfile
 
-    from core.models import build_model
-    from core.train import TrainConfig, fit_model, load_dataset
+    from core.learning.models import build_model
+    from core.learning.train import TrainConfig, fit_model, load_dataset
 
     config = TrainConfig(str(data), "unused", model="pneumonet", epochs=1, seed=0)
     t0 = time.perf_counter()
@@ -112,7 +112,7 @@ def main() -> int:
     import tensorflow as tf
 
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.1f}")
-    from core.models import build_model
+    from core.learning.models import build_model
 
     names = ("notebook", "pneumonet")
     rates = train_throughput(names, args.steps, args.rounds)

@@ -1,8 +1,8 @@
-"""Warm Grad-CAM + score latency for one image, core.explain vs the naive way.
+"""Warm Grad-CAM + score latency for one image, core.trust.explain vs the naive way.
 
 Naive baseline: ``model.predict`` for the score, then an eager GradientTape through a fresh
-gradient model (what tutorials do). core.explain: one cached ``tf.function`` pass giving both.
-Model: core.models' default architecture when available, else a 5-conv GAP CNN (128x128x1,
+gradient model (what tutorials do). core.trust.explain: one cached ``tf.function`` pass giving both.
+Model: core.learning.models' default architecture when available, else a 5-conv GAP CNN (128x128x1,
 ~0.19M parameters, like the shipped model). Image: 1024x1024 uint8 (RSNA DICOM size).
 
     .venv/bin/python benchmarks/gradcam_latency.py [--repeats 30]
@@ -34,8 +34,8 @@ def plain_gap_cnn(size: int = 128):
 
 def build_model():
     try:
-        from core.models import DEFAULT_MODEL
-        from core.models import build_model as build
+        from core.learning.models import DEFAULT_MODEL
+        from core.learning.models import build_model as build
 
         return build(DEFAULT_MODEL), DEFAULT_MODEL
     except Exception:
@@ -46,8 +46,8 @@ def naive(model, pixels):
     import keras
     import tensorflow as tf
 
-    from core.explain import _resize_map, find_target_layer
-    from core.preprocess import to_model_input
+    from core.imaging.preprocess import to_model_input
+    from core.trust.explain import _resize_map, find_target_layer
 
     size, channels = int(model.inputs[0].shape[1]), int(model.inputs[0].shape[3])
     x = to_model_input(pixels, size, channels)[None]
@@ -77,7 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args()
-    from core.explain import gradcam_and_score, overlay_rgb
+    from core.trust.explain import gradcam_and_score, overlay_rgb
 
     model, name = build_model()
     pixels = np.random.default_rng(0).integers(0, 256, (1024, 1024), dtype=np.uint8)
@@ -88,8 +88,8 @@ def main() -> None:
     blend = timed(lambda: overlay_rgb(pixels, heat, 0.4), args.repeats)
     print(f"{'':34}{'median ms':>10}{'max ms':>10}")
     print(f"{'naive predict + eager tape':34}{base[0]:>10.1f}{base[1]:>10.1f}")
-    print(f"{'core.explain.gradcam_and_score':34}{ours[0]:>10.1f}{ours[1]:>10.1f}")
-    print(f"{'core.explain.overlay_rgb':34}{blend[0]:>10.1f}{blend[1]:>10.1f}")
+    print(f"{'core.trust.explain.gradcam_and_score':34}{ours[0]:>10.1f}{ours[1]:>10.1f}")
+    print(f"{'core.trust.explain.overlay_rgb':34}{blend[0]:>10.1f}{blend[1]:>10.1f}")
 
 
 if __name__ == "__main__":

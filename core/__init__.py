@@ -4,7 +4,7 @@ Nothing in this package imports Qt; tests/core/test_architecture.py and the impo
 contract in pyproject.toml enforce it.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # Convention used everywhere in the project: a score >= threshold means PNEUMONIA (positive).
 POSITIVE_CLASS = "PNEUMONIA"

@@ -14,6 +14,8 @@ import sys
 from core.errors import PneumoscopeError
 
 COMMANDS = ("train", "tune", "evaluate", "predict", "audit", "info")
+# Subcommands that run the model; TensorFlow is imported (quietly) only for these.
+MODEL_COMMANDS = frozenset({"train", "tune", "evaluate", "predict", "site", "listen"})
 
 DESCRIPTION = """\
 Pneumoscope command line: train, tune, evaluate and run a pneumonia classifier for chest X-rays.
@@ -34,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     from core import __version__
 
     parser.add_argument("--version", action="version", version=f"pneumoscope {__version__}")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's own start-up and log messages (hidden by default)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
@@ -46,13 +50,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow and Keras with their start-up chatter (absl, oneDNN, CPU features) held back.
+
+    The C++ libraries write to file descriptor 2 while they load, before any Python logging
+    setting applies, so stderr is pointed at a temporary file for the import and restored after;
+    if the import fails, what was held back is printed with the error.
+    """
+    import logging
+    import tempfile
+    import warnings
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            import keras  # noqa: F401
+            import tensorflow as tf
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            sys.stderr.write(held.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    tf.get_logger().setLevel(logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module=r"keras(\..*)?$")
+
+
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    raw = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in raw
+    raw = [a for a in raw if a != "--verbose"]
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(raw)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if not verbose and args.command in MODEL_COMMANDS:
+        import_tensorflow_quietly()
     try:
         return int(args.func(args) or 0)
     except PneumoscopeError as exc:

@@ -34,16 +34,17 @@ REPORT_ROWS = ("NORMAL", "PNEUMONIA", "macro avg", "weighted avg")
 
 def compute_evaluation(bundle: Any, split: str, data_root: str | None, threshold: float | None,
                        progress=None, should_stop=None) -> dict[str, Any]:
-    """core.evaluate's report (scores fresh from a data folder, or stored in the bundle) and figures.
+    """core.evaluation.evaluate's report (scores fresh from a data folder, or stored in the bundle) and figures.
 
     ``bundle`` may be a bundle folder (loaded here, off the GUI thread); ``threshold`` None
     means the bundle's own adopted threshold.
     """
-    from core.evaluate import build_report, evaluate_bundle, stored_scores
-    from core.report import calibration_figure, roc_figure
+    from core.evaluation.evaluate import build_report, stored_scores
+    from core.evaluation.report import calibration_figure, roc_figure
+    from core.learning.scoring import evaluate_bundle
 
     if isinstance(bundle, (str, Path)):
-        from core.bundle import load_bundle
+        from core.learning.bundle import load_bundle
 
         bundle = load_bundle(bundle)
     if threshold is None:
@@ -68,8 +69,8 @@ def compute_evaluation(bundle: Any, split: str, data_root: str | None, threshold
 
 
 def export_report(bundle: Any, report: Any, pdf_path: str) -> str:
-    from core.audit import AuditLog
-    from core.report import write_report
+    from core.evaluation.report import write_report
+    from core.trust.audit import AuditLog
 
     path = write_report(report, pdf_path)
     AuditLog().report_exported(path, bundle=bundle, split=report.split, threshold=report.threshold)
@@ -189,7 +190,7 @@ class EvaluateWidget(QWidget):
 
     def refresh_models(self) -> None:
         """The active model first, then the shipped default and the user's saved bundles."""
-        from gui.loading import list_bundles
+        from core.learning.registry import list_bundles
 
         chosen = self.model_combo.currentData()
         active = self.state.bundle

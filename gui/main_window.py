@@ -209,7 +209,7 @@ class MainWindow(QMainWindow):
             self.open_bundle(folder)
 
     def open_bundle(self, path: str | Path) -> Worker:
-        from gui.loading import load_and_warm
+        from core.learning.registry import load_and_warm
 
         self.model_status.setText(f"Loading model {Path(path).name}...")
         self.state.set_loading(f"Loading model {Path(path).name}...")

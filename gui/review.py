@@ -7,15 +7,10 @@ drops results for a case the user has already moved past.
 
 from __future__ import annotations
 
-import csv
-import math
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -39,6 +34,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.cases import call, format_score, list_case_files, open_case, write_scores
+from core.imaging import chest_warning
 from gui.state import AppState
 from gui.viewer import ImageView, heat_rgba
 from gui.widgets import MessageBanner
@@ -75,115 +72,13 @@ def format_dicom_date(value: str) -> str:
     return text
 
 
-def list_cases(folder: Path) -> list[str]:
-    from core.imaging import is_candidate_file
+def score_and_colour(bundle: Any, xray: Any, threshold: float, source: str, progress=None) -> tuple[Any, Any]:
+    """Worker body: core scores and explains the case; the heat map is coloured here, off the GUI thread."""
+    from core.cases import score_case
 
-    files = []
-    for entry in sorted(Path(folder).iterdir(), key=lambda p: p.name.lower()):
-        if entry.is_file() and not entry.name.startswith(".") and is_candidate_file(entry):
-            files.append(str(entry))
-    return files
-
-
-def infer_case(bundle: Any, pixels: np.ndarray, want_heatmap: bool, progress=None) -> dict[str, Any]:
-    """Score and Grad-CAM from one model pass; the score is reported through ``progress`` first."""
-    t0 = time.perf_counter()
-    heat = None
-    if want_heatmap:
-        try:
-            from core.explain import gradcam_and_score
-
-            heat, score = gradcam_and_score(bundle, pixels)
-        except Exception:  # a model Grad-CAM cannot explain still gets a score
-            heat = None
-            score = float(bundle.score_pixels(pixels))
-    else:
-        score = float(bundle.score_pixels(pixels))
-    t_score = time.perf_counter() - t0
-    ood = None
-    try:
-        from core.ood import bundle_ood_score
-
-        ood = bundle_ood_score(bundle, pixels)
-    except Exception:  # a missing or failing OOD check must not hide the score
-        ood = None
-    if progress is not None:
-        progress({"score": float(score), "ood": ood, "t_score": t_score})
-    rgba = heat_rgba(heat) if heat is not None else None
-    return {"score": float(score), "ood": ood, "rgba": rgba, "t_score": t_score, "t_total": time.perf_counter() - t0}
-
-
-def load_and_audit(path: str) -> Any:
-    """Load a case and record that it was opened (hashes only), both off the GUI thread."""
-    from core.imaging import load_image
-
-    xray = load_image(path)
-    try:
-        from core.audit import AuditLog
-
-        AuditLog().case_opened(xray)
-    except Exception:  # auditing must never block review
-        pass
-    return xray
-
-
-def audit_prediction(xray: Any, score: float, threshold: float, bundle: Any) -> None:
-    try:
-        from core.audit import AuditLog
-
-        AuditLog().prediction(xray, score, threshold, bundle=bundle)
-    except Exception:
-        pass
-
-
-def describe_ood(ood: Any) -> str | None:
-    """Warning text for core.ood's ``(score, flagged)``, or None when the image looks typical."""
-    if not ood:
-        return None
-    score, flagged = ood
-    if not flagged:
-        return None
-    from core.ood import describe
-
-    return describe(float(score))
-
-
-def write_scores_csv(bundle: Any, paths: list[str], out_csv: str, threshold: float,
-                     progress=None, should_stop=None) -> dict[str, Any]:
-    """Score files with the bundle and write ``file,score,label,threshold`` atomically."""
-    scores = bundle.score_paths(paths, progress=progress, should_stop=should_stop)
-    out = Path(out_csv)
-    fd, tmp = tempfile.mkstemp(prefix=".scores-", suffix=".csv", dir=out.parent)
-    unreadable = 0
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["file", "score", "label", "threshold"])
-            for path, score in zip(paths, scores, strict=True):
-                if score is None or not math.isfinite(float(score)):
-                    unreadable += 1
-                    writer.writerow([path, "", "UNREADABLE", f"{threshold:.6f}"])
-                else:
-                    label = "PNEUMONIA" if float(score) >= threshold else "NORMAL"
-                    writer.writerow([path, f"{float(score):.6f}", label, f"{threshold:.6f}"])
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return {"n": len(paths), "unreadable": unreadable, "path": str(out)}
-
-
-def format_score(score: float, threshold: float) -> str:
-    """'Score 0.93 - PNEUMONIA (threshold 0.62)', with more digits when two would look tied."""
-    digits = 2
-    while digits < 6 and f"{score:.{digits}f}" == f"{threshold:.{digits}f}" and score != threshold:
-        digits += 1
-    t_digits = digits
-    # "1.00" or "0.00" reads as certainty; show the digit that says it is not.
-    while digits < 4 and f"{score:.{digits}f}" in (f"{1:.{digits}f}", f"{0:.{digits}f}") and 0.0 < score < 1.0:
-        digits += 1
-    call = "PNEUMONIA" if score >= threshold else "NORMAL"
-    return f"Score {score:.{digits}f} - {call} (threshold {threshold:.{t_digits}f})"
+    case = score_case(bundle, xray, threshold=threshold, threshold_source=source, want_heatmap=True,
+                      progress=progress)
+    return case, (heat_rgba(case.heatmap) if case.heatmap is not None else None)
 
 
 def progress_fraction(p: Any) -> float | None:
@@ -396,7 +291,7 @@ class ReviewWidget(QWidget):
         paths = [str(p) for p in paths]
         try:
             if len(paths) == 1 and Path(paths[0]).is_dir():
-                cases = list_cases(Path(paths[0]))
+                cases = list_case_files(paths[0])
                 if not cases:
                     self.error_banner.show_message(f"No images found in {paths[0]}.")
                     return
@@ -407,7 +302,7 @@ class ReviewWidget(QWidget):
                 files = [p for p in paths if Path(p).is_file()]
                 for p in paths:
                     if Path(p).is_dir():
-                        files.extend(list_cases(Path(p)))
+                        files.extend(list_case_files(p))
                 self.set_cases(files, 0)
         except OSError as exc:
             self.error_banner.show_message(f"Could not open: {user_message(exc)}")
@@ -443,7 +338,7 @@ class ReviewWidget(QWidget):
         gen = self._gen
         path = self.paths[index]
         self.timings = {"t_request": time.perf_counter()}
-        worker = Worker(load_and_audit, path)
+        worker = Worker(open_case, path)
         worker.signals.finished.connect(lambda xray, g=gen: self._on_loaded(g, xray))
         worker.signals.failed.connect(lambda exc, g=gen, p=path: self._on_load_failed(g, p, exc))
         self.io.start(worker)
@@ -475,13 +370,7 @@ class ReviewWidget(QWidget):
         self._fill_tags(xray)
         self.score = None
         self._ood_text = None
-        self._chest_text = None
-        try:
-            from core.imaging import chest_warning
-
-            self._chest_text = chest_warning(xray)
-        except Exception:
-            self._chest_text = None
+        self._chest_text = chest_warning(xray)
         self._render_warnings()
         self.timings["t_shown"] = time.perf_counter()
         self.state.set_case(xray)
@@ -501,34 +390,42 @@ class ReviewWidget(QWidget):
         self.score_label.setText("Scoring...")
         self._set_call("none")
         gen = self._gen
-        worker = Worker(infer_case, bundle, xray.pixels, True)
-        worker.signals.progress.connect(lambda info, g=gen: self._on_score(g, info))
+        threshold, source = self._threshold_and_source()
+        worker = Worker(score_and_colour, bundle, xray, threshold, source)
+        worker.signals.progress.connect(lambda case, g=gen: self._on_score(g, case))
         worker.signals.finished.connect(lambda res, g=gen: self._on_inferred(g, res))
         worker.signals.failed.connect(lambda exc, g=gen: self._on_infer_failed(g, exc))
         self.inference.start(worker)
 
-    def _on_score(self, gen: int, info: dict[str, Any]) -> None:
+    def _threshold_and_source(self) -> tuple[float, str]:
+        from core.cases import active_threshold
+
+        threshold, source = active_threshold(self.state.bundle)
+        if self.state.threshold is not None and self.state.threshold != threshold:
+            threshold, source = float(self.state.threshold), "set on the Threshold screen"
+        return threshold, source
+
+    def _on_score(self, gen: int, case: Any) -> None:
         if gen != self._gen:
             return
-        self.score = info["score"]
-        self._ood_text = describe_ood(info.get("ood"))
+        self.score = case.score
+        self._ood_text = case.ood_warning
         self.timings["t_scored"] = time.perf_counter()
         self._render_score()
         self._render_warnings()
-        if self.state.case is not None and self.state.threshold is not None:
-            self.io.start(Worker(audit_prediction, self.state.case, self.score, self.state.threshold, self.state.bundle))
         self.scored.emit(self.score)
 
-    def _on_inferred(self, gen: int, result: dict[str, Any]) -> None:
+    def _on_inferred(self, gen: int, result: tuple[Any, Any]) -> None:
         if gen != self._gen:
             return
+        case, rgba = result
         if self.score is None:
-            self._on_score(gen, result)
-        self.view.set_overlay(result.get("rgba"))
+            self._on_score(gen, case)
+        self.view.set_overlay(rgba)
         self.view.set_overlay_visible(self.heat_check.isChecked())
         self.timings["t_heatmap"] = time.perf_counter()
-        self.timings["model_s"] = result.get("t_total", float("nan"))
-        self.timings["score_s"] = result.get("t_score", float("nan"))
+        self.timings["model_s"] = case.t_total
+        self.timings["score_s"] = case.t_score
         self.heatmapShown.emit()
 
     def _on_infer_failed(self, gen: int, exc: BaseException) -> None:
@@ -543,7 +440,7 @@ class ReviewWidget(QWidget):
         t = self.state.threshold
         if self.score is None or t is None:
             return
-        call = "PNEUMONIA" if self.score >= t else "NORMAL"
+        label = call(self.score, t)
         # A green NORMAL (or red PNEUMONIA) box under a "do not rely on the score" warning sends
         # two messages; with a warning the box turns neutral amber and says so itself.
         doubt = bool(self._ood_text or getattr(self, "_chest_text", None))
@@ -553,7 +450,7 @@ class ReviewWidget(QWidget):
             f"Model score {self.score:.4f} (probability-like, 0 = normal, 1 = pneumonia). "
             f"At or above the threshold {t:.4f} the model calls PNEUMONIA."
         )
-        self._set_call("doubt" if doubt else call.lower())
+        self._set_call("doubt" if doubt else label.lower())
 
     def _set_call(self, call: str) -> None:
         self.score_label.setProperty("call", call)
@@ -638,11 +535,12 @@ class ReviewWidget(QWidget):
         bundle = self.state.bundle
         if bundle is None or self.batch.busy():
             return None
-        paths = list_cases(Path(folder))
+        paths = list_case_files(folder)
         if not paths:
             self.error_banner.show_message(f"No images found in {folder}.")
             return None
-        worker = Worker(write_scores_csv, bundle, paths, out_csv, float(self.state.threshold))
+        threshold, source = self._threshold_and_source()
+        worker = Worker(write_scores, bundle, paths, out_csv, threshold, source)
         self._csv_worker = worker
         self.csv_progress.setRange(0, 1000)
         self.csv_progress.setValue(0)

@@ -18,7 +18,7 @@ class WindowCheck:
         from PySide6.QtGui import QGuiApplication, QImageReader
         from PySide6.QtWidgets import QApplication
 
-        from gui.app import create_window
+        from gui.window import create_window
 
         self.window = create_window(load_default=False)
         self.window.show()

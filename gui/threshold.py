@@ -1,7 +1,7 @@
 """Threshold explorer: move the operating point over stored validation/test scores.
 
 Nothing here calls the model: the bundle's scores are sorted once by
-core.operating.OperatingCurve and every slider move is an O(log n) lookup, a table
+core.evaluation.operating.OperatingCurve and every slider move is an O(log n) lookup, a table
 refresh, a confusion-matrix repaint and a blit of two markers.
 """
 
@@ -308,7 +308,7 @@ class ThresholdExplorer(QWidget):
         self._on_split_changed()
 
     def curve(self, split: str | None = None) -> Any:
-        from core.operating import OperatingCurve
+        from core.evaluation.operating import OperatingCurve
 
         split = split or self._split
         if split not in self._curves:
@@ -327,7 +327,7 @@ class ThresholdExplorer(QWidget):
     def _on_split_changed(self, *_args: Any) -> None:
         if self._syncing or self.split_combo.count() == 0:
             return
-        from core.operating import average_precision, pr_curve, roc_auc, roc_curve
+        from core.evaluation.curves import average_precision, pr_curve, roc_auc, roc_curve
 
         self._split = self.split_combo.currentData()
         y_true, y_score = self._data[self._split]
@@ -417,7 +417,7 @@ class ThresholdExplorer(QWidget):
 
     # --- choosers ------------------------------------------------------------------
     def choose(self, method: str, **kw: Any) -> Any:
-        from core.operating import choose_threshold
+        from core.evaluation.choosers import choose_threshold
 
         if "val" not in self._data:
             self.reason_label.setText("This bundle has no validation scores, so no threshold can be suggested.")
@@ -452,8 +452,8 @@ class ThresholdExplorer(QWidget):
         if answer is None:
             return None
         user, reason = answer
-        from core.audit import AuditLog
-        from core.bundle import adopt_threshold, load_bundle
+        from core.learning.bundle import adopt_threshold, load_bundle
+        from core.trust.audit import AuditLog
 
         choice = getattr(self, "_last_choice", None)
         method = choice.method if choice is not None and abs(choice.threshold - threshold) < 1e-9 else "manual"

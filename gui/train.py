@@ -50,9 +50,9 @@ PROGRESS_INTERVAL_S = 0.1  # 10 progress updates a second are enough for a bar a
 
 def scan_with_samples(root: str, per_class: int = THUMBS_PER_CLASS) -> dict[str, Any]:
     """Dataset scan plus a few small thumbnails per class from the training split."""
-    from core.data import scan_dataset
     from core.imaging import load_image
-    from core.preprocess import resize_uint8
+    from core.imaging.preprocess import resize_uint8
+    from core.learning.data import scan_dataset
 
     ds = scan_dataset(root)
     samples: dict[str, list[tuple[str, np.ndarray]]] = {}
@@ -73,8 +73,8 @@ def scan_with_samples(root: str, per_class: int = THUMBS_PER_CLASS) -> dict[str,
 
 
 def build_config(values: dict[str, Any]) -> Any:
-    """A core.train.TrainConfig from the form, passing only fields TrainConfig knows."""
-    from core.train import TrainConfig
+    """A core.learning.train.TrainConfig from the form, passing only fields TrainConfig knows."""
+    from core.learning.train import TrainConfig
 
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     return TrainConfig(**{k: v for k, v in values.items() if k in known})
@@ -84,11 +84,11 @@ def run_training(values: dict[str, Any], tune: dict[str, Any] | None, progress=N
     config = build_config(values)
     progress = throttled(progress, PROGRESS_INTERVAL_S)
     if tune:
-        from core.tune import tune as run_tune
+        from core.learning.tune import tune as run_tune
 
         result = run_tune(config, tune["max_trials"], tune["objective"], progress=progress, should_stop=should_stop)
         return Path(result.best_bundle)
-    from core.train import train
+    from core.learning.train import train
 
     return Path(train(config, progress=progress, should_stop=should_stop))
 
@@ -461,7 +461,7 @@ class TrainWidget(QWidget):
 
     def _on_failed(self, exc: BaseException) -> None:
         self._done()
-        from core.data import Cancelled as DataCancelled
+        from core.learning.data import Cancelled as DataCancelled
 
         cancelled = isinstance(exc, DataCancelled) or type(exc).__name__ == "Cancelled"
         if cancelled:
@@ -476,7 +476,7 @@ class TrainWidget(QWidget):
 
     # --- models ----------------------------------------------------------------------
     def refresh_models(self, select: str | None = None) -> None:
-        from gui.loading import list_bundles
+        from core.learning.registry import list_bundles
 
         active = str(Path(self.state.bundle.path)) if self.state.bundle is not None else None
         current = select or (self.models.currentItem().data(Qt.ItemDataRole.UserRole) if self.models.currentItem() else None)

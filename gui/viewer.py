@@ -69,7 +69,7 @@ def heat_rgba(heat: np.ndarray, max_side: int = OVERLAY_MAX_SIDE) -> np.ndarray:
     pixels across (the viewer stretches it over the image with smooth filtering): colouring a
     1024 px map pixel by pixel cost ~35 ms per case for nothing visible.
     """
-    from core.explain import colormap_lut
+    from core.trust.explain import colormap_lut
 
     heat = np.clip(np.nan_to_num(np.asarray(heat, dtype=np.float32)), 0.0, 1.0)
     out_size = None

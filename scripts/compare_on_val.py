@@ -31,8 +31,10 @@ import numpy as np  # noqa: E402
 
 
 def _arm(name: str, y: np.ndarray, s: np.ndarray, chooser: str) -> dict:
-    from core.calibration import brier_score
-    from core.operating import OperatingCurve, choose_threshold, parse_chooser, roc_auc
+    from core.evaluation.calibration import brier_score
+    from core.evaluation.choosers import choose_threshold, parse_chooser
+    from core.evaluation.curves import roc_auc
+    from core.evaluation.operating import OperatingCurve
 
     method, kw = parse_chooser(chooser)
     choice = choose_threshold(y, s, method, **kw)
@@ -47,7 +49,7 @@ def _arm(name: str, y: np.ndarray, s: np.ndarray, chooser: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     from train_default import SEED, THRESHOLD, train_one
 
-    from core.bundle import load_bundle
+    from core.learning.bundle import load_bundle
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "chest_xray"))

@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.without:
-        import core.imaging as imaging
+        import core.imaging.dicom as imaging
 
         real = imaging._plugin_installed
         imaging._plugin_installed = lambda plugin: plugin.dist not in args.without and real(plugin)

@@ -42,7 +42,7 @@ def _tiny_bundle(work: Path) -> tuple[Path, Path]:
     sys.path.insert(0, str(REPO / "tests" / "gui"))
     from conftest import make_dataset
 
-    from core.train import TrainConfig, train
+    from core.learning.train import TrainConfig, train
 
     data = make_dataset(work / "data")
     out = train(TrainConfig(data_root=str(data), out=str(work / "tiny-demo"), model="pneumonet", epochs=3,
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="pneumoscope-shots-"))
     os.environ.setdefault("PNEUMOSCOPE_HOME", str(work / "home"))
 
-    from core.bundle import default_bundle_path
+    from core.learning.bundle import default_bundle_path
 
     data = Path(args.data) if args.data else None
     bundle_path = Path(args.bundle) if args.bundle else default_bundle_path()
@@ -77,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         data = make_dataset(work / "data")
     case = Path(args.case) if args.case else next(iter(sorted((REPO.parent / "shared/data/dicom/chest").glob("rsna_*.dcm"))), None)
 
-    from gui.app import create_window
-    from gui.loading import load_and_warm
+    from core.learning.registry import load_and_warm
+    from gui.window import create_window
 
     window = create_window(load_default=False)
     window.resize(1440, 900)

@@ -50,9 +50,9 @@ def make_tiny_bundle(folder: Path, calib_paths: Sequence[Path] = ()) -> Path:
     """Small untrained PneumoNet saved as a real bundle, with an OOD gate if images are given."""
     import keras
 
-    from core.bundle import save_bundle
-    from core.data import load_arrays
-    from core.models import build_model
+    from core.learning.bundle import save_bundle
+    from core.learning.data import load_arrays
+    from core.learning.models import build_model
 
     keras.utils.set_random_seed(0)
     hp = {"image_size": 64, "width": 0.5}
@@ -60,7 +60,7 @@ def make_tiny_bundle(folder: Path, calib_paths: Sequence[Path] = ()) -> Path:
     card = {"model": {"name": "pneumonet", "hparams": hp, "input_shape": [64, 64, 1]},
             "threshold": {"value": 0.5, "method": "manual"}, "ood": None}
     if len(calib_paths) >= 40:
-        from core.ood import fit_ood_for_model
+        from core.trust.ood import fit_ood_for_model
 
         x, _, _, _ = load_arrays(list(calib_paths), 64)
         half = len(x) // 2
@@ -76,9 +76,9 @@ def soak(
     report: Callable[[int, float, float], None] | None = None,
 ) -> list[tuple[int, float]]:
     """Review ``n`` images (cycling over ``paths``); returns [(images done, RSS MB)] every ``every``."""
-    from core.explain import gradcam_and_score, overlay_rgb
     from core.imaging import ImageLoadError, load_image
-    from core.ood import bundle_ood_score
+    from core.trust.explain import gradcam_and_score, overlay_rgb
+    from core.trust.ood import bundle_ood_score
 
     t0 = time.perf_counter()
     series = [(0, rss_mb())]
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
     args = parser.parse_args(argv)
 
-    from core.bundle import load_bundle
+    from core.learning.bundle import load_bundle
 
     paths = soak_files(Path(args.data))
     if not paths:

@@ -46,7 +46,7 @@ def _print_progress(p) -> None:
 
 def train_one(data: str, out: str, model: str, epochs: int, max_seconds: float | None, hparams: dict,
               loss: str = "bce", class_weight: bool = True) -> Path:
-    from core.train import TrainConfig, train
+    from core.learning.train import TrainConfig, train
 
     config = TrainConfig(
         data_root=data, out=out, model=model, epochs=epochs, batch_size=32, hparams=hparams,

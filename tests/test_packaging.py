@@ -28,8 +28,8 @@ def small_bundle(tmp_path_factory) -> Path:
     """An untrained 32 px PneumoNet saved as a real bundle: the self-test checks plumbing, not accuracy."""
     import keras
 
-    from core.bundle import save_bundle
-    from core.models import build_model
+    from core.learning.bundle import save_bundle
+    from core.learning.models import build_model
 
     keras.utils.set_random_seed(3)
     model = build_model("pneumonet", image_size=32, width=0.5)
@@ -100,11 +100,11 @@ def test_self_test_fails_clearly_on_a_damaged_jpeg_lossless_file(small_bundle, t
 
 
 def test_self_test_without_a_model_says_what_to_do(monkeypatch, capsys):
-    import core.bundle
+    import core.learning.bundle
     import core.selftest as st
 
     monkeypatch.delenv(st.BUNDLE_ENV, raising=False)
-    monkeypatch.setattr(core.bundle, "default_bundle_path", lambda: None)
+    monkeypatch.setattr(core.learning.bundle, "default_bundle_path", lambda: None)
     code = st.main(["--self-test", "--no-gui", "--quiet"])
     out = _last_json(capsys.readouterr().out)
     assert code == 1 and out["ok"] is False and out["stage"] == "bundle"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from core.audit import EVENTS, AuditLog, format_record
+from core.trust.audit import EVENTS, AuditLog, format_record
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -41,8 +41,9 @@ def _progress(quiet: bool) -> Any:
 
 def _validation_scores(bundle: Any, data: str | None, progress: Any) -> Any:
     """Validation scores for choosing: stored ones when the bundle has them, else scored from DATA."""
-    from core.bundle import BundleError
-    from core.evaluate import evaluate_bundle, stored_scores
+    from core.evaluation.evaluate import stored_scores
+    from core.learning.bundle import BundleError
+    from core.learning.scoring import evaluate_bundle
 
     if bundle.has_scores("val"):
         return stored_scores(bundle, "val")
@@ -52,13 +53,15 @@ def _validation_scores(bundle: Any, data: str | None, progress: Any) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.bundle import BundleError, open_bundle
-    from core.evaluate import build_report, evaluate_bundle, stored_scores
-    from core.operating import MetricsError, choose_threshold, parse_chooser
-    from core.report import format_report, write_report
+    from core.evaluation.choosers import choose_threshold, parse_chooser
+    from core.evaluation.evaluate import build_report, stored_scores
+    from core.evaluation.operating import MetricsError
+    from core.evaluation.report import format_report, write_report
+    from core.learning.bundle import BundleError, open_bundle
+    from core.learning.scoring import evaluate_bundle
 
     if args.html and not args.report:
-        from core.report import ReportError
+        from core.evaluation.report import ReportError
 
         raise ReportError("--html needs --report OUT.pdf as well")
     bundle = open_bundle(args.bundle)

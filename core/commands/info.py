@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _default_bundle() -> Path | None:
     try:
-        from core.bundle import default_bundle_path
+        from core.learning.bundle import default_bundle_path
     except ImportError:
         from core.paths import default_bundle_dir
 

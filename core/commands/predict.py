@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import math
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 DESCRIPTION = """\
@@ -15,8 +12,11 @@ Score chest X-ray images (DICOM, PNG, JPEG, ...) with a model bundle.
 
 PATH is one image or a folder (searched recursively). Each image gets a score, the
 probability-like output of the model (0 = normal, 1 = pneumonia), and a label: PNEUMONIA
-when the score is at or above the bundle's threshold, NORMAL below it. Files that cannot
-be read are listed with the reason in the error column.
+when the score is at or above the threshold in force, NORMAL below it (threshold_source
+says where that threshold comes from). ood_distance is the image's distance from the
+training X-rays in units of the model's cut-off (ood_flag = yes above 1); chest_view_warning
+says when the tags or size suggest this is not a frontal chest X-ray. Files that cannot be
+read are listed with the reason in the error column.
 Research use only - not for diagnosis.
 
 Example:
@@ -24,57 +24,37 @@ Example:
 """
 
 
-def list_images(path: Path) -> list[Path]:
-    from core.data import is_image_file
+def list_images(path: Path) -> list[str]:
+    from core.cases import list_case_files
+    from core.learning.data import DatasetError
 
     if path.is_file():
-        return [path]
+        return [str(path)]
     if not path.is_dir():
-        from core.data import DatasetError
-
         raise DatasetError(f"{path} does not exist")
-    return sorted(p for p in path.rglob("*") if p.is_file() and is_image_file(p))
+    return list_case_files(path)
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.bundle import open_bundle
+    from core.cases import CSV_COLUMNS, active_threshold, case_row, score_files, summarize, write_cases_csv
     from core.commands._progress import TerminalProgress
+    from core.learning.bundle import open_bundle
 
     bundle = open_bundle(args.bundle)
     files = list_images(Path(args.path))
-    errors: dict[str, str] = {}
+    threshold, source = active_threshold(bundle)
     progress = None if args.quiet or not args.csv else TerminalProgress()
-    scores = bundle.score_paths(files, progress=progress, errors=errors)
-    threshold = bundle.threshold
-    rows = []
-    for f, s in zip(files, scores, strict=True):
-        if math.isnan(float(s)):
-            rows.append([str(f), "", "", f"{threshold:.6f}", errors.get(str(f), "unreadable")])
-        else:
-            label = "PNEUMONIA" if s >= threshold else "NORMAL"
-            rows.append([str(f), f"{float(s):.6f}", label, f"{threshold:.6f}", ""])
-    header = ["file", "score", "label", "threshold", "error"]
+    cases = score_files(bundle, files, threshold, source, progress=progress)
     if args.csv:
-        out = Path(args.csv)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-        try:
-            with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-                writer = csv.writer(fh)
-                writer.writerow(header)
-                writer.writerows(rows)
-            os.replace(tmp, out)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        n_bad = sum(1 for r in rows if r[4])
-        n_pos = sum(1 for r in rows if r[2] == "PNEUMONIA")
-        print(f"scored {len(rows) - n_bad} image(s), {n_pos} at or above threshold {threshold:.4f}; "
-              f"{n_bad} unreadable; wrote {out}")
+        out = write_cases_csv(cases, args.csv)
+        counts = summarize(cases)
+        print(f"scored {counts['scored']} image(s), {counts['positive']} at or above threshold {threshold:.4f} "
+              f"({source}); {counts['unreadable']} unreadable; {counts['flagged']} flagged as unlike the "
+              f"training X-rays; wrote {out}")
     else:
         writer = csv.writer(sys.stdout)
-        writer.writerow(header)
-        writer.writerows(rows)
+        writer.writerow(CSV_COLUMNS)
+        writer.writerows(case_row(c) for c in cases)
     return 0
 
 

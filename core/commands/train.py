@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from core.data import DatasetError
+from core.learning.data import DatasetError
 
 DESCRIPTION = """\
 Train a pneumonia classifier on a folder of labelled chest X-rays and save it as a model
@@ -37,7 +37,7 @@ def _hparam(text: str) -> tuple[str, Any]:
 
 def add_common(p: argparse.ArgumentParser, epochs: int = 30) -> None:
     """Options shared by train and tune."""
-    from core.models import DEFAULT_MODEL, MODEL_NAMES
+    from core.learning.catalog import DEFAULT_MODEL, MODEL_NAMES
 
     p.add_argument("data", metavar="DATA", help="folder with the labelled images (see above)")
     p.add_argument("--out", required=True, metavar="BUNDLE", help="folder to write the model bundle to")
@@ -76,7 +76,7 @@ def add_common(p: argparse.ArgumentParser, epochs: int = 30) -> None:
 
 
 def config_from_args(args: argparse.Namespace):
-    from core.train import TrainConfig
+    from core.learning.train import TrainConfig
 
     hparams = dict(args.hparam)
     if args.image_size:
@@ -92,21 +92,21 @@ def config_from_args(args: argparse.Namespace):
 
 def check_config(config) -> None:
     """Turn bad option values into plain errors before minutes of loading."""
-    from core.models import resolve_hparams
+    from core.learning.catalog import resolve_hparams
 
     try:
         resolve_hparams(config.model, **config.hparams)
     except ValueError as exc:
         raise DatasetError(str(exc)) from exc
     try:
-        from core.operating import parse_chooser
+        from core.evaluation.choosers import parse_chooser
     except ImportError:
         return
     parse_chooser(config.threshold_method)
 
 
 def summary(bundle_path) -> str:
-    from core.bundle import load_bundle
+    from core.learning.bundle import load_bundle
 
     card = load_bundle(bundle_path).card
     lines = [f"saved model bundle: {bundle_path}",
@@ -132,7 +132,7 @@ def summary(bundle_path) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from core.commands._progress import TerminalProgress
-    from core.train import train
+    from core.learning.train import train
 
     config = config_from_args(args)
     check_config(config)

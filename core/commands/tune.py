@@ -22,7 +22,7 @@ Example:
 def run(args: argparse.Namespace) -> int:
     from core.commands._progress import TerminalProgress
     from core.commands.train import check_config, config_from_args, summary
-    from core.tune import format_table, tune
+    from core.learning.tune import format_table, tune
 
     config = config_from_args(args)
     check_config(config)

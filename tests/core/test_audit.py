@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from core.audit import AuditError, AuditLog, case_hash, default_log, name_hash
 from core.cli import main as cli_main
 from core.sysinfo import format_sys_info, sys_info
+from core.trust.audit import AuditError, AuditLog, case_hash, default_log, name_hash
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -148,7 +148,7 @@ def test_torn_last_line_is_skipped_and_next_event_starts_fresh(tmp_path):
 
 _WRITER = """
 import sys
-from core.audit import AuditLog
+from core.trust.audit import AuditLog
 log = AuditLog(sys.argv[1])
 for i in range(int(sys.argv[3])):
     log.log("prediction", writer=int(sys.argv[2]), i=i, pad="x" * 3000)

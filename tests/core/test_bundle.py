@@ -7,7 +7,8 @@ import keras
 import numpy as np
 import pytest
 
-from core.bundle import (
+from core.imaging.preprocess import to_model_input
+from core.learning.bundle import (
     BundleError,
     ModelBundle,
     adopt_threshold,
@@ -16,8 +17,7 @@ from core.bundle import (
     save_bundle,
     update_card,
 )
-from core.models import build_model, input_shape
-from core.preprocess import to_model_input
+from core.learning.models import build_model, input_shape
 
 
 def _card(model_name="pneumonet", **hp):
@@ -157,7 +157,7 @@ def test_adopt_threshold_on_read_only_folder_is_plain_error(tmp_path, tiny_model
 
 
 def test_default_bundle_path_is_none_or_loadable():
-    from core.bundle import default_bundle_path
+    from core.learning.bundle import default_bundle_path
 
     path = default_bundle_path()
     assert path is None or (isinstance(path, Path) and (path / "model.keras").exists())

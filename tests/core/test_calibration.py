@@ -1,4 +1,4 @@
-"""core.calibration: measures against scikit-learn, recalibration fits and monotonicity."""
+"""core.evaluation.calibration: measures against scikit-learn, recalibration fits and monotonicity."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from sklearn.calibration import calibration_curve
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from core import calibration as cal
-from core.operating import MetricsError
+from core.evaluation import calibration as cal
+from core.evaluation.operating import MetricsError
 
 
 def _overconfident(n=2000, seed=0, temperature=3.0):

@@ -32,7 +32,8 @@ def test_cli_train_then_predict(tmp_path, capsys):
     assert main(["predict", str(out), str(new), "--csv", str(csv_path), "--quiet"]) == 0
     rows = list(csv.DictReader(csv_path.open()))
     assert len(rows) == 7
-    assert list(rows[0]) == ["file", "score", "label", "threshold", "error"]
+    assert list(rows[0]) == ["file", "score", "label", "threshold", "threshold_source", "ood_distance",
+                             "ood_flag", "chest_view_warning", "error"]
     broken = [r for r in rows if r["file"].endswith("broken.png")]
     assert broken and broken[0]["error"] and broken[0]["score"] == ""
     for r in rows:
@@ -56,7 +57,7 @@ def test_progress_falls_back_to_lines_when_not_a_tty():
     import io
 
     from core.commands._progress import TerminalProgress, format_eta
-    from core.data import Progress
+    from core.learning.data import Progress
 
     buf = io.StringIO()
     bar = TerminalProgress(buf, tty=False)

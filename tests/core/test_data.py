@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.data import (
+from core.learning.data import (
     AugmentConfig,
     Cancelled,
     DatasetError,

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(not (BUNDLE / "model.keras").exists(), reason="m
 
 @pytest.fixture(scope="module")
 def bundle():
-    from core.bundle import load_bundle
+    from core.learning.bundle import load_bundle
 
     return load_bundle(BUNDLE, safe_mode=True)
 
@@ -50,7 +50,8 @@ def test_scores_npz_has_both_splits_with_relative_names(bundle):
 
 
 def test_rescoring_test_split_reproduces_card_and_stored_scores(bundle, chest_xray_dir):
-    from core.operating import OperatingCurve, roc_auc
+    from core.evaluation.curves import roc_auc
+    from core.evaluation.operating import OperatingCurve
 
     y_stored, s_stored, files = bundle.scores("test")
     paths = [chest_xray_dir / f for f in files]
@@ -94,7 +95,7 @@ NON_CHEST = ["pdd_RG3_J2KR.dcm", "pljd_RG2_JPLY_fixed.dcm", "pdd_MR2_J2KI.dcm", 
 
 def test_ood_gate_flags_non_chest_images_and_few_validation_chests(bundle, dicom_dir, chest_xray_dir):
     from core.imaging import load_image
-    from core.ood import bundle_ood_score
+    from core.trust.ood import bundle_ood_score
 
     ood = bundle.card["ood"]
     assert ood and ood["val_flag_rate"] < 0.05

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from core.bundle import load_bundle
-from core.distribute import DistributeError, get_strategy, is_chief
-from core.train import TrainConfig, train
+from core.learning.bundle import load_bundle
+from core.learning.distribute import DistributeError, get_strategy, is_chief
+from core.learning.train import TrainConfig, train
 from tests.core.test_data import write_xray_folder
 
 REPO = Path(__file__).resolve().parents[2]
 
 WORKER = """
 import json, sys
-from core.distribute import is_chief
-from core.train import TrainConfig, train
+from core.learning.distribute import is_chief
+from core.learning.train import TrainConfig, train
 out = train(TrainConfig(sys.argv[1], sys.argv[2], epochs=1, batch_size=16, seed=0, strategy="multiworker",
                         hparams={"image_size": 24, "width": 0.5}, augment=False, work_dir=sys.argv[3]))
 print(json.dumps({"chief": is_chief(), "out": str(out)}))

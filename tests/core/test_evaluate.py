@@ -1,4 +1,4 @@
-"""core.evaluate, core.report and the evaluate command, with a fake bundle (no TensorFlow)."""
+"""core.evaluation.evaluate, core.evaluation.report and the evaluate command, with a fake bundle (no TensorFlow)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from core import operating as op
-from core import report as rp
-from core.evaluate import Scores, build_report, evaluate_bundle, stored_scores
+from core.evaluation import choosers, curves
+from core.evaluation import operating as op
+from core.evaluation import report as rp
+from core.evaluation.evaluate import Scores, build_report, stored_scores
+from core.learning.scoring import evaluate_bundle
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -48,7 +50,7 @@ CARD = {
 
 
 class FakeBundle:
-    """What core.evaluate needs from a ModelBundle: card, stored scores, score_paths."""
+    """What core.evaluation.evaluate needs from a ModelBundle: card, stored scores, score_paths."""
 
     def __init__(self, stored: dict | None = None, card: dict | None = None) -> None:
         self.card = json.loads(json.dumps(card or CARD))
@@ -92,8 +94,8 @@ def test_build_report_numbers_come_from_core_operating():
     report = _test_report(prevalence=0.1)
     point = op.OperatingCurve(y, s).at(0.5)
     assert report.point == point
-    assert report.auc == op.roc_auc(y, s)
-    assert report.average_precision == op.average_precision(y, s)
+    assert report.auc == curves.roc_auc(y, s)
+    assert report.average_precision == curves.average_precision(y, s)
     assert report.classification == op.classification_report(y, s, 0.5)
     assert report.subgroups == op.subgroup_sensitivity(y, s, files, 0.5)
     assert report.ppv_npv_at_prevalence == point.ppv_npv_at(0.1)
@@ -108,7 +110,7 @@ def test_build_report_numbers_come_from_core_operating():
 
 def test_threshold_choice_and_stored_threshold_are_recorded():
     y, s, files = _scores("val", seed=1)
-    choice = op.choose_threshold(y, s, "sens", target=0.9)
+    choice = choosers.choose_threshold(y, s, "sens", target=0.9)
     report = build_report(CARD, Scores(y, s, files, "val"), choice)
     assert report.threshold == choice.threshold and report.threshold_reason == choice.reason
     assert report.threshold_chosen_on == "val"
@@ -175,7 +177,7 @@ def test_figure_builders_return_figures():
 def test_core_report_needs_no_pyplot_and_no_qt():
     code = (
         "import sys, numpy as np\n"
-        "import core.report as r\n"
+        "import core.evaluation.report as r\n"
         "y = np.r_[np.zeros(20), np.ones(20)]; s = np.linspace(0, 1, 40)\n"
         "r.roc_figure(y, s, 0.5).savefig(__import__('io').BytesIO(), format='png')\n"
         "bad = [m for m in sys.modules if m.startswith(('PySide', 'PyQt', 'matplotlib.pyplot'))\n"
@@ -199,7 +201,7 @@ def _tiny_dataset(root: Path) -> Path:
 
 
 def test_evaluate_bundle_reuses_the_card_split_and_skips_unreadable(tmp_path):
-    from core.data import DatasetError, scan_dataset
+    from core.learning.data import DatasetError, scan_dataset
 
     root = _tiny_dataset(tmp_path / "data")
     bundle = FakeBundle()
@@ -220,7 +222,7 @@ def test_evaluate_bundle_reuses_the_card_split_and_skips_unreadable(tmp_path):
 
 def test_build_report_from_bundle_like_the_gui_calls_it():
     bundle = FakeBundle()
-    report = build_report(bundle, split="test", scores=None, data_root=None)
+    report = build_report(bundle, split="test", scores=None)
     y, _, _ = bundle.scores("test")
     assert report.split == "test" and report.n == len(y)
     assert report.threshold == bundle.threshold
@@ -228,10 +230,10 @@ def test_build_report_from_bundle_like_the_gui_calls_it():
 
 
 def _cli(argv, monkeypatch, bundle):
-    import core.bundle
+    import core.learning.bundle
     from core.cli import main
 
-    monkeypatch.setattr(core.bundle, "load_bundle", lambda path, safe_mode=True: bundle)
+    monkeypatch.setattr(core.learning.bundle, "load_bundle", lambda path, safe_mode=True: bundle)
     return main(argv)
 
 
@@ -244,8 +246,8 @@ def test_cli_chooses_on_validation_and_applies_to_test(tmp_path, monkeypatch, ca
     assert rc == 0
     yv, sv, _ = bundle.scores("val")
     yt, st_, _ = bundle.scores("test")
-    on_val = op.choose_threshold(yv, sv, "spec", target=0.9).threshold
-    on_test = op.choose_threshold(yt, st_, "spec", target=0.9).threshold
+    on_val = choosers.choose_threshold(yv, sv, "spec", target=0.9).threshold
+    on_test = choosers.choose_threshold(yt, st_, "spec", target=0.9).threshold
     assert on_val != on_test  # the data make the two distinguishable
     assert f"Threshold: {on_val:.4f}" in out
     assert "chosen on the validation split" in out and "not used to choose it" in out
@@ -272,11 +274,11 @@ def test_cli_threshold_and_errors(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.slow
 def test_real_bundle_end_to_end(tmp_path):
-    """A real (tiny, untrained) Keras bundle scores real PNG files through core.evaluate."""
+    """A real (tiny, untrained) Keras bundle scores real PNG files through core.evaluation.evaluate."""
     import keras
     from PIL import Image
 
-    from core.bundle import load_bundle, save_bundle
+    from core.learning.bundle import load_bundle, save_bundle
 
     rng = np.random.default_rng(0)
     root = tmp_path / "data"
@@ -301,7 +303,7 @@ def test_real_bundle_end_to_end(tmp_path):
     scores = evaluate_bundle(bundle, root, "test")
     assert len(scores) == 16 and not scores.skipped
     val = evaluate_bundle(bundle, root, "val")
-    report = build_report(bundle, scores, op.choose_threshold(val.y_true, val.y_score, "youden"))
+    report = build_report(bundle, scores, choosers.choose_threshold(val.y_true, val.y_score, "youden"))
     assert report.threshold_chosen_on == "val"
     assert report.auc is not None and report.auc[0] > 0.9
     assert report.subgroups["virus"]["n"] == 4

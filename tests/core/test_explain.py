@@ -10,9 +10,9 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from core import explain  # noqa: E402
-from core.explain import colormap_lut, find_target_layer, gradcam, gradcam_and_score, overlay_rgb  # noqa: E402
-from core.preprocess import to_model_input  # noqa: E402
+from core.imaging.preprocess import to_model_input  # noqa: E402
+from core.trust import explain  # noqa: E402
+from core.trust.explain import colormap_lut, find_target_layer, gradcam, gradcam_and_score, overlay_rgb  # noqa: E402
 
 
 def tiny_cnn(size=32, channels=1, seed=0, bn=False):

@@ -21,8 +21,9 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from core import bundle as bundle_mod  # noqa: E402
-from core.bundle import BundleError, load_bundle, save_bundle, update_card  # noqa: E402
+import core.trust.integrity  # noqa: E402
+from core.learning import bundle as bundle_mod  # noqa: E402
+from core.learning.bundle import BundleError, load_bundle, save_bundle, update_card  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = int(os.environ.get("PNEUMOSCOPE_FAULT_SEED", "0")) or random.SystemRandom().randrange(1, 10**6)
@@ -116,7 +117,7 @@ SAVER = """
 import sys
 import numpy as np
 from tests.core.test_faults import tiny_model, SCORES
-from core.bundle import save_bundle
+from core.learning.bundle import save_bundle
 model = tiny_model(1)
 i = 0
 while True:
@@ -165,7 +166,7 @@ def test_kill_during_save_many_times(tmp_path):
 
 TRAINER = """
 import sys
-from core.train import TrainConfig, train
+from core.learning.train import TrainConfig, train
 cfg = TrainConfig(sys.argv[1], sys.argv[2], epochs=int(sys.argv[3]), batch_size=16,
                   hparams={"image_size": 32, "width": 0.5}, seed=1, patience=100, work_dir=sys.argv[4])
 train(cfg, progress=lambda e: print(e.stage, flush=True))
@@ -183,7 +184,7 @@ def tiny_xray_folder(tmp_path_factory) -> Path:
 @pytest.mark.slow
 @pytest.mark.parametrize("moment", ["training", "saving"])
 def test_kill_during_training_keeps_the_previous_bundle(tiny_xray_folder, tmp_path, moment):
-    pytest.importorskip("core.train")
+    pytest.importorskip("core.learning.train")
     rng = random.Random(SEED)
     dest = tmp_path / "models" / "current"
     old_bundle(dest)
@@ -265,7 +266,7 @@ def test_disk_full_while_writing_gives_a_clear_error_and_loses_nothing(tmp_path,
 def test_swap_failing_keeps_the_old_bundle(tmp_path, monkeypatch):
     dest = tmp_path / "models" / "current"
     old_bundle(dest)
-    monkeypatch.setattr(bundle_mod, "_exchange", lambda a, b: False)  # force the two-rename fallback
+    monkeypatch.setattr(core.trust.integrity, "_exchange", lambda a, b: False)  # force the two-rename fallback
 
     def no_rename(src, dst, *a, **kw):
         raise OSError(errno.EROFS, "Read-only file system", str(src))

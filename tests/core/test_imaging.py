@@ -218,8 +218,8 @@ def test_xray_is_frozen_and_pixels_read_only(dicom_dir: Path) -> None:
 
 
 def _pretend_missing(monkeypatch: pytest.MonkeyPatch, *dists: str) -> None:
-    real = imaging._plugin_installed
-    monkeypatch.setattr(imaging, "_plugin_installed", lambda pl: pl.dist not in dists and real(pl))
+    real = imaging.dicom._plugin_installed
+    monkeypatch.setattr(imaging.dicom, "_plugin_installed", lambda pl: pl.dist not in dists and real(pl))
 
 
 def test_missing_gpl_plugin_is_named(dicom_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -256,9 +256,9 @@ def test_plugin_table_covers_compressed_syntaxes() -> None:
 
     for syntax in (uid.JPEGBaseline8Bit, uid.JPEGExtended12Bit, uid.JPEGLosslessSV1, uid.JPEGLSLossless,
                    uid.JPEG2000Lossless, uid.JPEG2000, uid.HTJ2K, uid.RLELossless):
-        assert str(syntax) in imaging._DECODERS
-    assert imaging._plugin_installed(imaging._PILLOW)
-    assert not imaging._plugin_installed(imaging._Plugin("x", ("no_such_module_xyz",), "nope", "nope"))
+        assert str(syntax) in imaging.dicom._DECODERS
+    assert imaging.dicom._plugin_installed(imaging.dicom._PILLOW)
+    assert not imaging.dicom._plugin_installed(imaging.dicom._Plugin("x", ("no_such_module_xyz",), "nope", "nope"))
 
 
 # --------------------------------------------------------------------------- pydicom's bundled files
@@ -402,11 +402,11 @@ def test_multipage_tiff_shows_first_page(tmp_path: Path) -> None:
 def test_decompression_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "bomb.png"
     Image.fromarray(np.zeros((300, 400), dtype=np.uint8)).save(path)
-    monkeypatch.setattr(imaging, "MAX_PIXELS", 100_000)
+    monkeypatch.setattr(imaging.xray, "MAX_PIXELS", 100_000)
     with pytest.raises(ImageLoadError, match=r"image is too large \(0 megapixels\)"):
         load_image(path)
     # Pillow's own guard (its limit lower than ours) is turned into the same message.
-    monkeypatch.setattr(imaging, "MAX_PIXELS", 10**9)
+    monkeypatch.setattr(imaging.xray, "MAX_PIXELS", 10**9)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
     with pytest.raises(ImageLoadError, match="image is too large"):
         load_image(path)

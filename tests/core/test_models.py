@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from core.models import (
+from core.learning.models import (
     MODEL_NAMES,
     PerImageStandardize,
     build_from_hp,

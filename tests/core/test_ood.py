@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from core import ood
-from core.ood import OODError, bundle_ood_score, fit_ood, is_ood, ledoit_wolf, ood_score
+from core.trust import ood
+from core.trust.ood import OODError, bundle_ood_score, fit_ood, is_ood, ledoit_wolf, ood_score
 
 
 def _gauss(n, d, seed, shift=0.0, scale=None):
@@ -118,7 +118,7 @@ def test_feature_model_is_the_input_of_the_final_dense():
 
 
 def test_fit_for_model_and_bundle_score():
-    from core.preprocess import to_model_input
+    from core.imaging.preprocess import to_model_input
 
     rng = np.random.default_rng(0)
     size = 32
@@ -159,10 +159,10 @@ NON_CHEST = {
 
 @pytest.mark.slow
 def test_gate_on_a_small_trained_model_flags_non_chest_images(chest_xray_dir, dicom_dir):
-    from core.data import class_weights, load_arrays, scan_dataset
     from core.imaging import load_image
-    from core.models import build_model
-    from core.preprocess import resize_uint8
+    from core.imaging.preprocess import resize_uint8
+    from core.learning.data import class_weights, load_arrays, scan_dataset
+    from core.learning.models import build_model
 
     size = 64
     ds = scan_dataset(chest_xray_dir)

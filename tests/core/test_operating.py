@@ -1,4 +1,4 @@
-"""core.operating against scikit-learn (the oracle), interval coverage, choosers, bad input."""
+"""core.evaluation.operating against scikit-learn (the oracle), interval coverage, choosers, bad input."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
-from core import operating as op
 from core.errors import PneumoscopeError
-from core.operating import MetricsError, OperatingCurve
+from core.evaluation import choosers, curves
+from core.evaluation import operating as op
+from core.evaluation.operating import MetricsError, OperatingCurve
 
 NAMES = ["NORMAL", "PNEUMONIA"]
 
@@ -83,19 +84,19 @@ def test_point_rates_match_sklearn(data, draw):
 @given(data=labelled_scores(min_size=2, both=True))
 def test_auc_roc_pr_ap_match_sklearn(data):
     y, s, _ = data
-    auc, lo, hi = op.roc_auc(y, s)
+    auc, lo, hi = curves.roc_auc(y, s)
     assert auc == pytest.approx(skm.roc_auc_score(y, s), abs=1e-12)
     assert 0 <= lo <= auc <= hi <= 1
-    fpr, tpr, thr = op.roc_curve(y, s)
+    fpr, tpr, thr = curves.roc_curve(y, s)
     assert np.trapezoid(tpr, fpr) == pytest.approx(auc, abs=1e-12)
     assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
     assert thr[0] == np.inf and (fpr[-1], tpr[-1]) == (1.0, 1.0)
-    precision, recall, pthr = op.pr_curve(y, s)
+    precision, recall, pthr = curves.pr_curve(y, s)
     sp, sr, st_ = skm.precision_recall_curve(y, s)
     np.testing.assert_allclose(precision, sp)
     np.testing.assert_allclose(recall, sr)
     np.testing.assert_allclose(pthr, st_)
-    assert op.average_precision(y, s) == pytest.approx(skm.average_precision_score(y, s), abs=1e-12)
+    assert curves.average_precision(y, s) == pytest.approx(skm.average_precision_score(y, s), abs=1e-12)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -171,7 +172,7 @@ def test_delong_interval_coverage_on_binormal_data():
     hits = 0
     for _ in range(runs):
         s = np.r_[rng.normal(shift, 1, m), rng.normal(0, 1, n)]
-        _, lo, hi = op.roc_auc(y, s)
+        _, lo, hi = curves.roc_auc(y, s)
         hits += lo <= true_auc <= hi
     assert 0.90 <= hits / runs <= 0.98
 
@@ -185,7 +186,7 @@ def test_delong_variance_matches_slow_pairwise_definition():
     psi = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
     v10, v01 = psi.mean(axis=1), psi.mean(axis=0)
     se = math.sqrt(v10.var(ddof=1) / len(pos) + v01.var(ddof=1) / len(neg))
-    auc, lo, hi = op.roc_auc(y, s)
+    auc, lo, hi = curves.roc_auc(y, s)
     assert auc == pytest.approx(psi.mean())
     assert hi - auc == pytest.approx(min(1 - auc, op.Z95 * se))
     assert auc - lo == pytest.approx(min(auc, op.Z95 * se))
@@ -243,17 +244,17 @@ def _brute(y, s, score):
 
 def test_youden_maxf1_cost_match_brute_force():
     y, s = _separated()
-    youden = op.choose_threshold(y, s, "youden")
+    youden = choosers.choose_threshold(y, s, "youden")
     assert youden.threshold == _brute(y, s, lambda p: p.sensitivity[0] + p.specificity[0] - 1)
     assert youden.reason.startswith("Youden's J = ") and "20 validation images" in youden.reason
     assert "\n" not in youden.reason
-    f1 = op.choose_threshold(y, s, "maxf1")
+    f1 = choosers.choose_threshold(y, s, "maxf1")
     assert f1.threshold == _brute(y, s, lambda p: p.f1[0])
-    cost = op.choose_threshold(y, s, "cost", cost_fn=5, cost_fp=1, prevalence=0.2)
+    cost = choosers.choose_threshold(y, s, "cost", cost_fn=5, cost_fp=1, prevalence=0.2)
     brute = _brute(y, s, lambda p: -(5 * 0.2 * (1 - p.sensitivity[0]) + 0.8 * (1 - p.specificity[0])))
     assert cost.threshold == brute
     # Missing pneumonia made expensive: never a higher threshold than with equal costs.
-    cheap = op.choose_threshold(y, s, "cost", cost_fn=1, cost_fp=1, prevalence=0.2)
+    cheap = choosers.choose_threshold(y, s, "cost", cost_fn=1, cost_fp=1, prevalence=0.2)
     assert cost.threshold <= cheap.threshold
 
 
@@ -261,7 +262,7 @@ def test_youden_maxf1_cost_match_brute_force():
 @given(data=labelled_scores(min_size=2, both=True), target=st.floats(0.05, 1.0))
 def test_sens_chooser_is_highest_threshold_meeting_target(data, target):
     y, s, _ = data
-    choice = op.choose_threshold(y, s, "sens", target=target)
+    choice = choosers.choose_threshold(y, s, "sens", target=target)
     curve = OperatingCurve(y, s)
     assert choice.threshold in set(s)
     assert curve.at(choice.threshold).sensitivity[0] >= target - 1e-12
@@ -278,9 +279,9 @@ def test_spec_chooser_is_lowest_threshold_meeting_target(data, target):
     reachable = [t for t in curve.thresholds if curve.at(t).specificity[0] >= target - 1e-12]
     if not reachable:
         with pytest.raises(MetricsError, match="No threshold reaches specificity"):
-            op.choose_threshold(y, s, "spec", target=target)
+            choosers.choose_threshold(y, s, "spec", target=target)
         return
-    choice = op.choose_threshold(y, s, "spec", target=target)
+    choice = choosers.choose_threshold(y, s, "spec", target=target)
     assert choice.threshold == reachable[0]
     lower = curve.thresholds[curve.thresholds < choice.threshold]
     if lower.size:
@@ -288,15 +289,15 @@ def test_spec_chooser_is_lowest_threshold_meeting_target(data, target):
 
 
 def test_parse_chooser():
-    assert op.parse_chooser("sens:0.95") == ("sens", {"target": 0.95})
-    assert op.parse_chooser("SPEC:0.9") == ("spec", {"target": 0.9})
-    assert op.parse_chooser("cost:5:1") == ("cost", {"cost_fn": 5.0, "cost_fp": 1.0})
-    assert op.parse_chooser("cost:5:1:0.1") == ("cost", {"cost_fn": 5.0, "cost_fp": 1.0, "prevalence": 0.1})
-    assert op.parse_chooser("cost") == ("cost", {})
-    assert op.parse_chooser("youden") == ("youden", {})
+    assert choosers.parse_chooser("sens:0.95") == ("sens", {"target": 0.95})
+    assert choosers.parse_chooser("SPEC:0.9") == ("spec", {"target": 0.9})
+    assert choosers.parse_chooser("cost:5:1") == ("cost", {"cost_fn": 5.0, "cost_fp": 1.0})
+    assert choosers.parse_chooser("cost:5:1:0.1") == ("cost", {"cost_fn": 5.0, "cost_fp": 1.0, "prevalence": 0.1})
+    assert choosers.parse_chooser("cost") == ("cost", {})
+    assert choosers.parse_chooser("youden") == ("youden", {})
     for bad in ("sens", "sens:1.5", "sens:x", "youden:1", "cost:5", "magic", "cost:-1:1", "spec:0"):
         with pytest.raises(MetricsError):
-            op.parse_chooser(bad)
+            choosers.parse_chooser(bad)
 
 
 # ----------------------------------------------------------------------------- subgroups
@@ -342,10 +343,10 @@ def test_subgroup_sensitivity_kermany_names():
 )
 def test_bad_input_gives_metrics_error(y, s, match):
     for call in (
-        lambda: op.roc_auc(y, s),
-        lambda: op.average_precision(y, s),
-        lambda: op.choose_threshold(y, s, "youden"),
-        lambda: op.choose_threshold(y, s, "sens", target=0.9),
+        lambda: curves.roc_auc(y, s),
+        lambda: curves.average_precision(y, s),
+        lambda: choosers.choose_threshold(y, s, "youden"),
+        lambda: choosers.choose_threshold(y, s, "sens", target=0.9),
     ):
         with pytest.raises(MetricsError, match=match) as info:
             call()
@@ -360,4 +361,4 @@ def test_curve_accepts_one_class_but_not_empty_or_nan():
     with pytest.raises(MetricsError):
         OperatingCurve([0, 1], [0.1, float("nan")])
     with pytest.raises(MetricsError):
-        op.choose_threshold([0, 1], [0.1, 0.9], "nonsense")
+        choosers.choose_threshold([0, 1], [0.1, 0.9], "nonsense")

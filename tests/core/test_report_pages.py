@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from core import operating as op
-from core import report as rp
-from core.evaluate import Scores, build_report
+from core.evaluation import choosers
+from core.evaluation import report as rp
+from core.evaluation.evaluate import Scores, build_report
 
 from .test_evaluate import CARD, _scores
 
@@ -111,7 +111,7 @@ def test_notes_do_not_claim_a_bundle_threshold_was_chosen_on_other_images():
     assert any("not on these images" in n for n in other.notes)
     same = build_report(CARD, Scores(y, s, files, "val", same_as_training=True))
     assert any("optimistic" in n and "when the model was trained" in n for n in same.notes)
-    chosen_now = build_report(CARD, Scores(y, s, files, "val"), op.choose_threshold(y, s, "youden"))
+    chosen_now = build_report(CARD, Scores(y, s, files, "val"), choosers.choose_threshold(y, s, "youden"))
     assert any("chosen on these same validation images" in n for n in chosen_now.notes)
     typed = build_report(CARD, Scores(y, s, files, "val"), 0.4, chosen_on="user")
     assert not any("optimistic" in n for n in typed.notes)
@@ -131,7 +131,8 @@ def test_report_files_get_the_users_umask_not_0600(tmp_path, umask, mode):
 def test_stored_scores_are_the_training_images_and_a_changed_folder_is_not(tmp_path):
     import json
 
-    from core.evaluate import evaluate_bundle, stored_scores
+    from core.evaluation.evaluate import stored_scores
+    from core.learning.scoring import evaluate_bundle
 
     from .test_evaluate import CARD, FakeBundle, _tiny_dataset
 

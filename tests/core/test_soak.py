@@ -24,7 +24,7 @@ def _soak_module():
 
 @pytest.mark.slow
 def test_review_loop_does_not_leak(shared_data, tmp_path):
-    from core.bundle import load_bundle
+    from core.learning.bundle import load_bundle
 
     soak = _soak_module()
     paths = soak.soak_files(shared_data)

@@ -3,8 +3,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.bundle import load_bundle
-from core.train import Cancelled, TrainConfig, score_arrays, train
+from core.learning.bundle import load_bundle
+from core.learning.train import Cancelled, TrainConfig, score_arrays, train
 from tests.core.test_data import write_xray_folder
 
 
@@ -41,7 +41,7 @@ def test_train_end_to_end_writes_a_trustworthy_bundle(tiny_data, tmp_path):
     assert card["metrics"]["val"]["auc"][0] > 0.8  # the synthetic difference is easy to learn
     assert card["model"]["params"] == bundle.model.count_params()
     assert "research use only" in card["intended_use"]
-    assert "ood_error" not in card  # the OOD gate (core.ood), when present, was fitted without error
+    assert "ood_error" not in card  # the OOD gate (core.trust.ood), when present, was fitted without error
     # Saved val scores are exactly what the bundle computes from the files: one preprocessing.
     y, s, files = bundle.scores("val")
     assert len(y) == card["metrics"]["val"]["n"] == len(files)
@@ -72,8 +72,8 @@ def test_cancel_stops_within_a_batch_and_writes_nothing(tiny_data, tmp_path):
 
 
 def test_score_arrays_matches_model_call():
-    from core.models import build_model
-    from core.preprocess import to_model_input
+    from core.imaging.preprocess import to_model_input
+    from core.learning.models import build_model
 
     model = build_model("notebook", image_size=24, f1=8, f2=8, units=8)
     x = np.random.default_rng(0).integers(0, 256, (3, 24, 24), dtype=np.uint8)

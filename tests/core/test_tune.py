@@ -2,10 +2,10 @@ from pathlib import Path
 
 import pytest
 
-from core.bundle import load_bundle
-from core.data import Cancelled
-from core.train import TrainConfig
-from core.tune import format_table, tune
+from core.learning.bundle import load_bundle
+from core.learning.data import Cancelled
+from core.learning.train import TrainConfig
+from core.learning.tune import format_table, tune
 from tests.core.test_data import write_xray_folder
 
 

@@ -1,5 +1,5 @@
 """GUI fixtures: a tiny synthetic dataset and one tiny bundle trained once per session by
-core.train (32 px, two epochs), so review and threshold tests exercise a real model."""
+core.learning.train (32 px, two epochs), so review and threshold tests exercise a real model."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def tiny_dataset(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_bundle_path(tmp_path_factory, tiny_dataset) -> Path:
-    from core.train import TrainConfig, train
+    from core.learning.train import TrainConfig, train
 
     out = tmp_path_factory.mktemp("tiny_bundle") / "tiny"
     config = TrainConfig(
@@ -54,7 +54,7 @@ def tiny_bundle_path(tmp_path_factory, tiny_dataset) -> Path:
 @pytest.fixture
 def tiny_bundle(tiny_bundle_path, tmp_path):
     """A private copy per test (adoption rewrites the card)."""
-    from core.bundle import load_bundle
+    from core.learning.bundle import load_bundle
 
     dest = tmp_path / "bundle"
     shutil.copytree(tiny_bundle_path, dest)
@@ -63,7 +63,7 @@ def tiny_bundle(tiny_bundle_path, tmp_path):
 
 @pytest.fixture
 def window(qtbot):
-    from gui.app import create_window
+    from gui.window import create_window
 
     win = create_window(load_default=False)
     qtbot.addWidget(win)

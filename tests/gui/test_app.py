@@ -10,7 +10,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_window_builds_without_tensorflow_or_plots_in_fresh_interpreter():
     code = (
         "import sys\n"
-        "from gui.app import create_window\n"
+        "from gui.window import create_window\n"
         "w = create_window(load_default=False); w.show()\n"
         "bad = [m for m in ('tensorflow', 'keras', 'matplotlib') if m in sys.modules]\n"
         "print('LOADED', bad)\n"
@@ -21,10 +21,10 @@ def test_window_builds_without_tensorflow_or_plots_in_fresh_interpreter():
 
 
 def test_background_start_loads_default_bundle(qtbot, tiny_bundle_path, monkeypatch):
-    import core.bundle
-    from gui.app import create_window
+    import core.learning.bundle
+    from gui.window import create_window
 
-    monkeypatch.setattr(core.bundle, "default_bundle_path", lambda: tiny_bundle_path)
+    monkeypatch.setattr(core.learning.bundle, "default_bundle_path", lambda: tiny_bundle_path)
     win = create_window(load_default=True)
     qtbot.addWidget(win)
     with qtbot.waitSignal(win.startupFinished, timeout=120000):
@@ -36,10 +36,10 @@ def test_background_start_loads_default_bundle(qtbot, tiny_bundle_path, monkeypa
 
 
 def test_background_start_without_default_bundle(qtbot, monkeypatch):
-    import core.bundle
-    from gui.app import create_window
+    import core.learning.bundle
+    from gui.window import create_window
 
-    monkeypatch.setattr(core.bundle, "default_bundle_path", lambda: None)
+    monkeypatch.setattr(core.learning.bundle, "default_bundle_path", lambda: None)
     win = create_window(load_default=True)
     qtbot.addWidget(win)
     with qtbot.waitSignal(win.startupFinished, timeout=120000):

@@ -100,7 +100,7 @@ def test_event_loop_never_blocked_while_training(qtbot, window, tmp_path, monkey
 
 
 def test_progress_throttle_keeps_stage_changes_and_epoch_ends(monkeypatch):
-    from core.data import Progress
+    from core.learning.data import Progress
     from gui import workers
 
     clock = {"t": 0.0}

@@ -165,12 +165,12 @@ def test_non_chest_image_gets_a_warning(qtbot, window, dicom_dir):
 @pytest.mark.parametrize("name", ["pdd_MR2_J2KI.dcm", "pdd_OBXXXX1A_rle.dcm"])
 def test_out_of_distribution_image_gets_the_ood_warning(qtbot, loaded_window, dicom_dir, tmp_path, name):
     from core.imaging import load_image
-    from core.ood import bundle_ood_score
+    from core.trust.ood import bundle_ood_score
     from tests.gui.conftest import _synthetic_xray
 
     review = loaded_window.review
     bundle = loaded_window.state.bundle
-    assert bundle.card.get("ood"), "core.train should fit the OOD gate for every bundle"
+    assert bundle.card.get("ood"), "core.learning.train should fit the OOD gate for every bundle"
     # In-distribution control first: a case like the training ones raises no OOD warning.
     typical = tmp_path / "typical.png"
     Image.fromarray(_synthetic_xray(np.random.default_rng(11), sick=False)).save(typical)
@@ -194,7 +194,7 @@ def test_out_of_distribution_image_gets_the_ood_warning(qtbot, loaded_window, di
 
 
 def test_no_ood_warning_without_a_gate(qtbot, window, tiny_bundle, dicom_dir):
-    from core.bundle import load_bundle, update_card
+    from core.learning.bundle import load_bundle, update_card
 
     update_card(tiny_bundle.path, {"ood": None})
     window.state.set_tf_ready(True)
@@ -222,7 +222,7 @@ def test_heatmap_smoothing_removes_block_edges_and_keeps_relative_strength():
     from gui.viewer import smooth_heat
 
     # An 8x8 Grad-CAM grid: one strong narrow cell, one weaker broad 2x2 patch, enlarged bilinearly
-    # the way core.explain does it.
+    # the way core.trust.explain does it.
     grid = np.zeros((8, 8), dtype=np.float32)
     grid[2, 6] = 1.0
     grid[5:7, 1:3] = 0.7
@@ -261,7 +261,7 @@ def test_small_overlay_covers_the_whole_image(qtbot):
 
 
 def test_score_text_never_rounds_to_certainty():
-    from gui.review import format_score
+    from core.cases import format_score
 
     assert format_score(0.9984, 0.56) == "Score 0.998 - PNEUMONIA (threshold 0.56)"
     assert format_score(0.0004, 0.56).startswith("Score 0.0004 - NORMAL")

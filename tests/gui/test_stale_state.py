@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 from PySide6.QtCore import QPoint
 
-from core.data import Progress
+from core.progress import Progress
 
 from .conftest import make_dataset
 

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QSlider
 
-from core.operating import OperatingCurve
+from core.evaluation.operating import OperatingCurve
 
 
 def test_slider_moves_confusion_matrix_like_core(qtbot, loaded_window):
@@ -57,7 +57,7 @@ def test_spinbox_and_split_switch(loaded_window):
 
 
 def test_choosers_use_validation_scores(loaded_window):
-    from core.operating import choose_threshold
+    from core.evaluation.choosers import choose_threshold
 
     explorer = loaded_window.threshold
     explorer.split_combo.setCurrentIndex(explorer.split_combo.findData("test"))
@@ -75,7 +75,7 @@ def test_choosers_use_validation_scores(loaded_window):
 
 
 def _audit_records():
-    from core.audit import AuditLog
+    from core.trust.audit import AuditLog
 
     return AuditLog().read(event="threshold_adopted")
 
@@ -109,7 +109,7 @@ def test_adopt_threshold_writes_card_and_audit_and_review_follows(qtbot, loaded_
 def test_adopt_on_shipped_bundle_copies_to_user_models(qtbot, window, tiny_bundle_path, tmp_path, monkeypatch):
     import core.paths
     import gui.threshold
-    from core.bundle import load_bundle
+    from core.learning.bundle import load_bundle
 
     fake_install = tmp_path / "install"
     shipped = fake_install / "models" / "default"

@@ -15,7 +15,7 @@ def _setup_form(train, root, epochs):
 
 
 def test_scan_shows_counts(qtbot, window, tiny_dataset):
-    from core.data import scan_dataset
+    from core.learning.data import scan_dataset
 
     train = window.train
     with qtbot.waitSignal(train.scanned, timeout=60000):
@@ -74,8 +74,8 @@ def test_cancel_training_and_close_while_training(qtbot, window, tiny_dataset, m
 
 
 def test_evaluate_stored_scores_and_export(qtbot, loaded_window, tmp_path):
-    from core.audit import AuditLog
-    from core.operating import OperatingCurve
+    from core.evaluation.operating import OperatingCurve
+    from core.trust.audit import AuditLog
 
     ev = loaded_window.evaluate
     ev.split_combo.setCurrentIndex(ev.split_combo.findData("val"))
@@ -115,8 +115,8 @@ def test_evaluate_another_saved_model_without_changing_the_active_one(qtbot, loa
     import shutil
 
     from core import paths
-    from core.bundle import load_bundle, update_card
-    from core.operating import OperatingCurve
+    from core.evaluation.operating import OperatingCurve
+    from core.learning.bundle import load_bundle, update_card
 
     other = paths.user_models_dir() / "other-model"
     shutil.copytree(tiny_bundle_path, other)
@@ -162,7 +162,7 @@ def test_tune_box_follows_tuning_support(qtbot, monkeypatch):
 
 @pytest.mark.slow
 def test_tuning_through_screen_lists_the_best_bundle(qtbot, window, tiny_dataset):
-    from core.bundle import load_bundle
+    from core.learning.bundle import load_bundle
     from core.sysinfo import tuning_available
 
     if not tuning_available():

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from core.preprocess import to_model_input
+from core.imaging.preprocess import to_model_input
 
 _CONV_TYPES = ("Conv2D", "SeparableConv2D", "DepthwiseConv2D", "Conv2DTranspose")
 # Layers that keep the feature map's shape and meaning: Grad-CAM on the activated features

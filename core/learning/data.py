@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from core.errors import PneumoscopeError
-from core.preprocess import resize_uint8
+from core.imaging.preprocess import resize_uint8
+from core.progress import Cancelled, Progress, ProgressFn, StopFn
 
 SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val",
                  "validation": "val", "test": "test", "testing": "test"}
@@ -41,30 +42,6 @@ class DatasetError(PneumoscopeError):
     """The data folder cannot be used as it is (message says what to fix)."""
 
 
-class Cancelled(PneumoscopeError):
-    """The user asked to stop; nothing was written."""
-
-    def __init__(self, message: str = "cancelled by the user; nothing was saved") -> None:
-        super().__init__(message)
-
-
-@dataclass
-class Progress:
-    """One progress event from a long core function (training, tuning, loading, prediction)."""
-
-    stage: str
-    epoch: int = 0
-    epochs: int = 0
-    batch: int = 0
-    batches: int = 0
-    logs: dict[str, float] = field(default_factory=dict)
-    message: str = ""
-    eta_s: float | None = None
-    fraction: float = 0.0
-
-
-ProgressFn = Callable[[Progress], None] | None
-StopFn = Callable[[], bool] | None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from core.data import (
+from core.learning.data import (
     AugmentConfig,
     Cancelled,
     FolderDataset,
@@ -31,7 +31,7 @@ from core.data import (
     make_tf_dataset,
     scan_dataset,
 )
-from core.models import DEFAULT_MODEL, input_shape, resolve_hparams
+from core.learning.models import DEFAULT_MODEL, input_shape, resolve_hparams
 
 __all__ = ["Cancelled", "Progress", "TrainConfig", "score_arrays", "train"]
 
@@ -95,7 +95,7 @@ def _emit(progress: ProgressFn, **kw: Any) -> None:
 
 def score_arrays(model, x_uint8: np.ndarray, channels: int, batch: int = 64) -> np.ndarray:
     """Raw model scores for a cached uint8 (N, S, S) array: same numbers as ModelBundle.score_*."""
-    from core.bundle import predict_scores
+    from core.learning.bundle import predict_scores
 
     outs = []
     for start in range(0, len(x_uint8), 256):  # convert in slices to bound float32 memory
@@ -130,7 +130,7 @@ def load_dataset(config: TrainConfig, size: int, progress: ProgressFn = None,
         arrays[split] = (x[idx], y[idx], [paths[i] for i in idx])
     for split in ("train", "val"):
         if len(np.unique(arrays[split][1])) < 2:
-            from core.data import DatasetError
+            from core.learning.data import DatasetError
 
             raise DatasetError(f"after skipping unreadable files the {split} split lacks one class")
     return LoadedData(ds, arrays, skipped, time.perf_counter() - t0)
@@ -216,7 +216,7 @@ def fit_model(model, data: LoadedData, config: TrainConfig, epochs: int, channel
     """
     import keras
 
-    from core.distribute import patch_symbolic_build, shard_by_data
+    from core.learning.distribute import patch_symbolic_build, shard_by_data
 
     x_tr, y_tr, _ = data.arrays["train"]
     x_va, y_va, _ = data.arrays["val"]
@@ -267,7 +267,7 @@ def _fallback_youden(y: np.ndarray, s: np.ndarray) -> tuple[float, str]:
 
 def choose_threshold_on_val(y: np.ndarray, s: np.ndarray, method: str) -> dict[str, Any]:
     try:
-        from core.operating import choose_threshold, parse_chooser
+        from core.evaluation.choosers import choose_threshold, parse_chooser
     except ImportError:
         t, reason = _fallback_youden(y, s)
         return {"value": t, "method": "youden", "reason": reason, "chosen_on": "val"}
@@ -288,15 +288,20 @@ def fit_calibration(y_val: np.ndarray, raw_val: np.ndarray, method: str | None) 
     """Recalibration fitted on validation scores (monotone: ranking and AUC unchanged)."""
     if not method:
         return None
-    from core.calibration import brier_score, expected_calibration_error, fit_platt, fit_temperature
+    from core.evaluation.calibration import (
+        brier_score,
+        expected_calibration_error,
+        fit_platt,
+        fit_temperature,
+    )
 
     fitters = {"temperature": fit_temperature, "platt": fit_platt}
     if method not in fitters:
-        from core.data import DatasetError
+        from core.learning.data import DatasetError
 
         raise DatasetError(f"unknown calibration {method!r} (use 'temperature' or 'platt')")
     spec = dict(fitters[method](y_val, raw_val))
-    from core.calibration import apply_calibration
+    from core.evaluation.calibration import apply_calibration
 
     cal = apply_calibration(raw_val, spec)
     spec["fitted_on"] = "val"
@@ -310,7 +315,8 @@ def split_metrics(y: np.ndarray, s: np.ndarray, threshold: float) -> dict[str, A
     """AUC with its interval and the operating point at ``threshold`` (and at 0.5 for comparison)."""
     out: dict[str, Any] = {"n": len(y), "n_pos": int((y == 1).sum()), "n_neg": int((y == 0).sum())}
     try:
-        from core.operating import OperatingCurve, roc_auc
+        from core.evaluation.curves import roc_auc
+        from core.evaluation.operating import OperatingCurve
     except ImportError:
         return out
     if len(np.unique(y)) == 2:
@@ -322,9 +328,9 @@ def split_metrics(y: np.ndarray, s: np.ndarray, threshold: float) -> dict[str, A
 
 
 def _fit_ood(model, data: LoadedData, channels: int) -> dict[str, Any] | None:
-    """Fit the out-of-distribution gate (core.ood) on training features; None if unavailable."""
+    """Fit the out-of-distribution gate (core.trust.ood) on training features; None if unavailable."""
     try:
-        from core.ood import fit_ood_for_model
+        from core.trust.ood import fit_ood_for_model
     except ImportError:
         return None
     x_tr, y_tr, _ = data.arrays["train"]
@@ -335,7 +341,7 @@ def build_card(config: TrainConfig, data: LoadedData, model, history: dict[str, 
                threshold: dict[str, Any], metrics: dict[str, Any], seconds: float, images_per_s: float,
                cw: dict[int, float] | None, ood: dict[str, Any] | None,
                calibration: dict[str, Any] | None = None) -> dict[str, Any]:
-    from core.bundle import FORMAT_VERSION, library_versions
+    from core.learning.bundle import FORMAT_VERSION, library_versions
 
     ds = data.dataset
     hp = config.model_hparams()
@@ -379,7 +385,7 @@ def build_card(config: TrainConfig, data: LoadedData, model, history: dict[str, 
 def finish_bundle(config: TrainConfig, data: LoadedData, model, history, seconds: float, images_per_s: float,
                   cw, progress: ProgressFn, save: bool = True) -> Path:
     """Score val (and test once), choose the threshold on val, fill the card, save atomically."""
-    from core.bundle import save_bundle
+    from core.learning.bundle import save_bundle
 
     channels = input_shape(config.model, **config.model_hparams())[2]
     _emit(progress, stage="scoring", message="scoring the validation and test images")
@@ -397,7 +403,7 @@ def finish_bundle(config: TrainConfig, data: LoadedData, model, history, seconds
     y_val = data.arrays["val"][1]
     calibration = fit_calibration(y_val, raw["val"], config.calibration)
     if calibration is not None:
-        from core.calibration import apply_calibration
+        from core.evaluation.calibration import apply_calibration
 
         for split in list(raw):
             scores[f"{split}_y_raw"] = raw[split].astype(np.float32)
@@ -425,12 +431,12 @@ def train(config: TrainConfig, progress: ProgressFn = None, should_stop: StopFn 
 
     Raises Cancelled (nothing written, temp folder removed) when ``should_stop()`` turns True.
     """
-    from core.distribute import get_strategy, is_chief, scope
+    from core.learning.distribute import get_strategy, is_chief, scope
 
     strategy = get_strategy(config.strategy)  # first: multi-worker collectives need early set-up
     import keras
 
-    from core.models import build_model
+    from core.learning.models import build_model
 
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)

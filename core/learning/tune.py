@@ -1,4 +1,4 @@
-"""Hyperparameter search with Keras Tuner (Bayesian optimisation) over ``core.models.build_from_hp``.
+"""Hyperparameter search with Keras Tuner (Bayesian optimisation) over ``core.learning.models.build_from_hp``.
 
 Objective: ``val_auc`` by default. AUC is threshold-free, which fits the workflow: the
 decision threshold is chosen afterwards on validation (and may be re-set by each site), so the
@@ -21,9 +21,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from core.data import Cancelled, Progress, ProgressFn, StopFn, class_weights, make_tf_dataset
-from core.models import input_shape
-from core.train import TrainConfig, finish_bundle, load_dataset
+from core.learning.data import Cancelled, Progress, ProgressFn, StopFn, class_weights, make_tf_dataset
+from core.learning.models import input_shape
+from core.learning.train import TrainConfig, finish_bundle, load_dataset
 
 __all__ = ["TuneResult", "format_table", "tune"]
 
@@ -64,7 +64,7 @@ def require_tuning_support() -> None:
     from core.sysinfo import tuning_available
 
     if not tuning_available():
-        from core.data import DatasetError
+        from core.learning.data import DatasetError
 
         raise DatasetError("Bayesian tuning needs scikit-learn and scipy, which this installation lacks: "
                            "install them with  pip install 'pneumoscope[tuning]'  (the double-click app "
@@ -86,7 +86,7 @@ def tune(
     import keras
     import keras_tuner as kt
 
-    from core.models import build_from_hp, resolve_hparams
+    from core.learning.models import build_from_hp, resolve_hparams
 
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)
@@ -167,7 +167,7 @@ def tune(
         table = _results_table(tuner, objective)
         done = [row for row in table if row["score"] is not None]
         if not done:
-            from core.data import DatasetError
+            from core.learning.data import DatasetError
 
             raise DatasetError("every tuning trial failed; try fewer epochs or a smaller batch size")
         best_trial = tuner.oracle.get_best_trials(1)[0]

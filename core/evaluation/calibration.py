@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from core.operating import MetricsError, validate_scores
+from core.evaluation.operating import MetricsError, validate_scores
 
 # Scores of exactly 0 or 1 would give infinite logits; clip to float32's resolution near 1.
 _EPS = 1e-7

@@ -110,8 +110,8 @@ def extract_features(model: Any, x_float: np.ndarray, batch_size: int = 64) -> n
 
 
 def features_from_uint8(model: Any, x_uint8: np.ndarray, channels: int, batch_size: int = 64) -> np.ndarray:
-    """Features for images already squash-resized to the model's size (``core.data.load_arrays``
-    output): divided by 255 and channel-repeated exactly like ``core.preprocess.to_model_input``."""
+    """Features for images already squash-resized to the model's size (``core.learning.data.load_arrays``
+    output): divided by 255 and channel-repeated exactly like ``core.imaging.preprocess.to_model_input``."""
     x_uint8 = np.asarray(x_uint8)
     feats = []
     for i in range(0, len(x_uint8), 256):  # bounded float copies, however many images
@@ -250,7 +250,7 @@ def fit_ood_for_model(
 ) -> dict[str, Any]:
     """Fit the gate for a trained model; store the result in ``card["ood"]``.
 
-    ``x_*_uint8``: ``(N, S, S)`` images at the model's size, as cached by ``core.data.load_arrays``
+    ``x_*_uint8``: ``(N, S, S)`` images at the model's size, as cached by ``core.learning.data.load_arrays``
     (not augmented). At most ``max_train`` training images are used (a random subset) to bound
     the time; every validation image is used for the cut-off.
     """

@@ -10,18 +10,13 @@ the new bundle, never a half-written one.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import datetime as _dt
-import hashlib
 import json
 import math
 import os
 import shutil
-import sys
 import uuid
 import weakref
-import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,27 +24,26 @@ from typing import Any
 
 import numpy as np
 
-from core.errors import PneumoscopeError
-from core.preprocess import to_model_input
+from core.imaging.preprocess import to_model_input
+from core.trust.integrity import (
+    CARD_FILE,
+    MODEL_FILE,
+    BundleError,
+    check_model_file,
+    file_sha256,
+    fsync_dir,
+    fsync_tree,
+    recover_swap,
+    remove_leftovers,
+    swap_in,
+)
+
+__all__ = ["CARD_FILE", "MODEL_FILE", "SCORES_FILE", "BundleError", "ModelBundle", "file_sha256"]
 
 FORMAT_VERSION = 1
-MODEL_FILE = "model.keras"
-CARD_FILE = "card.json"
 SCORES_FILE = "scores.npz"
 SPLITS = ("val", "test")
 _BATCH = 32
-
-
-class BundleError(PneumoscopeError):
-    """A model bundle cannot be read, trusted or written (message says why)."""
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _now() -> str:
@@ -87,7 +81,7 @@ class ModelBundle:
         if self._model is None:
             import keras
 
-            import core.models  # noqa: F401  (registers PerImageStandardize for deserialisation)
+            import core.learning.models  # noqa: F401  (registers PerImageStandardize for deserialisation)
 
             try:
                 self._model = keras.saving.load_model(
@@ -131,7 +125,7 @@ class ModelBundle:
         if not spec:
             return raw.astype(np.float32)
         try:
-            from core.calibration import apply_calibration
+            from core.evaluation.calibration import apply_calibration
         except ImportError as exc:
             raise BundleError("this model has a calibration but the calibration module is missing") from exc
         return np.asarray(apply_calibration(raw, spec), dtype=np.float32)
@@ -162,7 +156,7 @@ class ModelBundle:
 
         Pass a dict as ``errors`` to receive ``{path: reason}`` for those files.
         """
-        from core.data import Cancelled, Progress, load_arrays
+        from core.learning.data import Cancelled, Progress, load_arrays
 
         size, _, channels = self.input_shape
         paths = [str(p) for p in paths]
@@ -217,58 +211,11 @@ def predict_scores(model, x: np.ndarray, batch_size: int = _BATCH) -> np.ndarray
     return np.concatenate(outs).astype(np.float32) if outs else np.zeros(0, dtype=np.float32)
 
 
-def _find_lambda(node: Any) -> bool:
-    if isinstance(node, dict):
-        if node.get("class_name") in ("Lambda", "TFOpLambda"):
-            return True
-        return any(_find_lambda(v) for v in node.values())
-    if isinstance(node, list):
-        return any(_find_lambda(v) for v in node)
-    return False
-
-
-def _check_model_file(model_file: Path) -> None:
-    try:
-        with zipfile.ZipFile(model_file) as zf:
-            config = json.loads(zf.read("config.json"))
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise BundleError(f"{model_file} is not a readable Keras model file") from exc
-    if _find_lambda(config):
-        raise BundleError(
-            "this model contains a Lambda layer (arbitrary Python code) and was refused for safety; "
-            "only models built from standard or Pneumoscope layers can be opened"
-        )
-
-
-def _recover(path: Path) -> None:
-    """Finish a swap interrupted between its two renames (fallback path of _swap_in)."""
-    if path.exists():
-        return
-    olds = sorted(path.parent.glob(f".{path.name}.old-*"))
-    news = sorted(path.parent.glob(f".{path.name}.new-*"))
-    for candidate in news + olds:
-        if (candidate / MODEL_FILE).exists() and (candidate / CARD_FILE).exists() and (candidate / ".complete").exists():
-            with contextlib.suppress(OSError):
-                os.rename(candidate, path)
-                return
-
-
-def _remove_leftovers(dest: Path) -> None:
-    """Delete temp folders of earlier saves to ``dest`` that were killed mid-way.
-
-    Only once ``dest`` itself is a complete bundle (after _recover), so nothing that could still
-    be the only copy is removed. Saves to one destination are not concurrent (one trainer each).
-    """
-    if not (dest / MODEL_FILE).exists():
-        return
-    for stale in [*dest.parent.glob(f".{dest.name}.new-*"), *dest.parent.glob(f".{dest.name}.old-*")]:
-        shutil.rmtree(stale, ignore_errors=True)
-
 
 def load_bundle(path: str | os.PathLike, safe_mode: bool = True) -> ModelBundle:
     """Open a bundle folder, checking files, the model hash and for Lambda layers."""
     path = Path(path)
-    _recover(path)
+    recover_swap(path)
     if not path.is_dir():
         raise BundleError(f"no model bundle at {path} (expected a folder with {MODEL_FILE} and {CARD_FILE})")
     for name in (MODEL_FILE, CARD_FILE):
@@ -284,68 +231,22 @@ def load_bundle(path: str | os.PathLike, safe_mode: bool = True) -> ModelBundle:
     actual = file_sha256(path / MODEL_FILE)
     if not expected or expected != actual:
         raise BundleError("the model file does not match its card: it was changed or corrupted")
-    _check_model_file(path / MODEL_FILE)
+    check_model_file(path / MODEL_FILE)
     return ModelBundle(path=path, card=card, safe_mode=safe_mode)
 
-
-def _fsync_dir(path: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_tree(folder: Path) -> None:
-    for f in folder.iterdir():
-        if f.is_file():
-            with open(f, "rb+") as fh:
-                os.fsync(fh.fileno())
-    _fsync_dir(folder)
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two paths with Linux renameat2(RENAME_EXCHANGE); False if unavailable."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    rc = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
-    return rc == 0
-
-
-def _swap_in(tmp: Path, dest: Path) -> None:
-    if not dest.exists():
-        os.rename(tmp, dest)
-    elif _exchange(tmp, dest):
-        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old bundle
-    else:
-        # Two renames; a crash in between leaves .dest.old-* and .dest.new-*, which
-        # load_bundle's _recover puts back in place.
-        old = dest.parent / f".{dest.name}.old-{uuid.uuid4().hex[:8]}"
-        os.rename(dest, old)
-        os.rename(tmp, dest)
-        shutil.rmtree(old, ignore_errors=True)
-    _fsync_dir(dest.parent)
 
 
 def save_bundle(dest: str | os.PathLike, model, card: dict[str, Any], scores: dict[str, np.ndarray]) -> Path:
     """Write model + card + scores atomically into ``dest`` (replacing any bundle there)."""
     dest = Path(dest).resolve()
     dest.parent.mkdir(parents=True, exist_ok=True)
-    _recover(dest)
-    _remove_leftovers(dest)
+    recover_swap(dest)
+    remove_leftovers(dest)
     tmp = dest.parent / f".{dest.name}.new-{uuid.uuid4().hex[:8]}"
     try:
         tmp.mkdir()
         model.save(tmp / MODEL_FILE)
-        _check_model_file(tmp / MODEL_FILE)
+        check_model_file(tmp / MODEL_FILE)
         card = dict(card)
         card.setdefault("format_version", FORMAT_VERSION)
         card.setdefault("name", dest.name)
@@ -354,8 +255,8 @@ def save_bundle(dest: str | os.PathLike, model, card: dict[str, Any], scores: di
         (tmp / CARD_FILE).write_text(json.dumps(_jsonable(card), indent=2), encoding="utf-8")
         np.savez(tmp / SCORES_FILE, **{k: np.asarray(v) for k, v in scores.items()})
         (tmp / ".complete").write_text("ok")
-        _fsync_tree(tmp)
-        _swap_in(tmp, dest)
+        fsync_tree(tmp)
+        swap_in(tmp, dest)
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, OSError):
@@ -397,7 +298,7 @@ def update_card(bundle_path: str | os.PathLike, changes: dict[str, Any]) -> dict
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, card_file)
-        _fsync_dir(path)
+        fsync_dir(path)
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()

@@ -23,10 +23,11 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from core.calibration import brier_score, expected_calibration_error, reliability_curve
 from core.errors import PneumoscopeError
-from core.evaluate import Report, build_report
-from core.operating import OperatingCurve, average_precision, pr_curve, roc_auc, roc_curve
+from core.evaluation.calibration import brier_score, expected_calibration_error, reliability_curve
+from core.evaluation.curves import average_precision, pr_curve, roc_auc, roc_curve
+from core.evaluation.evaluate import Report, build_report
+from core.evaluation.operating import OperatingCurve
 from core.paths import apply_umask
 
 __all__ = [

@@ -1,9 +1,7 @@
-"""Evaluation: score a split with a model bundle and gather every number a report shows.
+"""Evaluation: gather every number a report shows from labels and scores.
 
-``evaluate_bundle`` scores the images of one split of a folder dataset (re-deriving the split
-with the seed and fraction stored in the model card, so "val" means the same images it meant at
-training time). ``build_report`` turns scores plus a threshold into a :class:`Report`: a plain
-dataclass of numbers that :mod:`core.report` renders to PDF/HTML/text and the GUI can show.
+``build_report`` turns scores plus a threshold into a :class:`Report`: a plain
+dataclass of numbers that :mod:`core.evaluation.report` renders to PDF/HTML/text and the GUI can show.
 
 Methodology rule: thresholds are chosen on validation scores. A report on the test split
 applies a threshold chosen elsewhere and says so; nothing here chooses anything on test.
@@ -15,21 +13,19 @@ import datetime as _dt
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from core.calibration import brier_score, expected_calibration_error, reliability_curve
-from core.operating import (
+from core.evaluation.calibration import brier_score, expected_calibration_error, reliability_curve
+from core.evaluation.choosers import ThresholdChoice
+from core.evaluation.curves import average_precision, roc_auc
+from core.evaluation.operating import (
     MetricsError,
     OperatingCurve,
     OperatingPoint,
-    ThresholdChoice,
-    average_precision,
     classification_report,
     format_classification_report,
-    roc_auc,
     subgroup_sensitivity,
     validate_scores,
 )
@@ -77,60 +73,6 @@ def stored_scores(bundle: Any, split: str) -> Scores:
         skipped=skipped,
         source="scores stored in the model bundle at training time",
         same_as_training=True,
-    )
-
-
-def evaluate_bundle(
-    bundle: Any,
-    data_root: str | Path,
-    split: str,
-    progress: Callable[[Any], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> Scores:
-    """Score every image of ``split`` in the folder dataset at ``data_root`` with ``bundle``."""
-    from core.data import DatasetError, scan_dataset
-
-    card_data = (getattr(bundle, "card", None) or {}).get("data") or {}
-    dataset = scan_dataset(
-        data_root,
-        positive_class=card_data.get("positive_class", "PNEUMONIA"),
-        val_fraction=float(card_data.get("val_fraction", 0.2)),
-        seed=int(card_data.get("split_seed", 1337)),
-    )
-    if split not in dataset.splits:
-        found = ", ".join(sorted(dataset.splits)) or "none"
-        raise DatasetError(f"{data_root} has no {SPLIT_NAMES.get(split, split)} split (it has: {found}).")
-    samples = dataset.splits[split]
-    if not samples:
-        raise DatasetError(f"The {SPLIT_NAMES.get(split, split)} split of {data_root} has no images.")
-    notes: list[str] = []
-    trained_hash = card_data.get("manifest_hash")
-    if trained_hash and trained_hash != dataset.manifest_hash():
-        notes.append(
-            "This data folder is not the one the model was trained on (its file list differs)."
-            + (
-                " The validation split is drawn from train/, so it may now hold images the model was trained on."
-                if split == "val" and dataset.val_source == "made-from-train"
-                else ""
-            )
-        )
-    errors: dict[str, str] = {}
-    paths = [s.path for s in samples]
-    raw = np.asarray(bundle.score_paths(paths, progress=progress, should_stop=should_stop, errors=errors))
-    ok = np.isfinite(raw)
-    labels = np.array([s.label for s in samples], dtype=np.int8)
-    skipped = [(p, errors.get(p, "could not be read or scored")) for p, good in zip(paths, ok, strict=True) if not good]
-    return Scores(
-        y_true=labels[ok],
-        y_score=raw[ok].astype(np.float64),
-        files=[p for p, good in zip(paths, ok, strict=True) if good],
-        split=split,
-        skipped=skipped,
-        source=f"scored now from {Path(data_root).name}/ ({dataset.val_source} validation split)"
-        if split == "val"
-        else f"scored now from {Path(data_root).name}/",
-        notes=notes,
-        same_as_training=None if not trained_hash else trained_hash == dataset.manifest_hash(),
     )
 
 
@@ -392,7 +334,6 @@ def build_report(
     history: dict[str, list[float]] | None = None,
     *,
     split: str | None = None,
-    data_root: str | Path | None = None,
     prevalence: float | None = None,
     chosen_on: str | None = None,
     set_by: str | None = None,
@@ -402,8 +343,8 @@ def build_report(
 ) -> Report:
     """Gather the numbers of one evaluation.
 
-    ``source`` is a model bundle or its card dict. Without ``scores``, a bundle's split is scored
-    from ``data_root`` when given, else its stored scores are used (``split`` defaults to "val").
+    ``source`` is a model bundle or its card dict. Without ``scores``, the bundle's stored scores
+    of ``split`` are used (default "val"); score a folder with :func:`core.learning.scoring.evaluate_bundle`.
     ``threshold``: a :class:`ThresholdChoice` (made on validation scores), a number, or None for
     the threshold stored in the card. ``history`` defaults to the card's training history.
     ``set_by`` says where a hand-set number came from (e.g. "the --threshold option").
@@ -413,11 +354,7 @@ def build_report(
         if isinstance(source, dict):
             raise MetricsError("A report from a model card alone needs scores.")
         split = split or "val"
-        scores = (
-            evaluate_bundle(source, data_root, split, progress, should_stop)
-            if data_root
-            else stored_scores(source, split)
-        )
+        scores = stored_scores(source, split)
     y, s = validate_scores(scores.y_true, scores.y_score)
     t, method, reason, on, origin = _resolve_threshold(threshold, card, chosen_on, set_by)
     curve = OperatingCurve(y, s)
@@ -478,10 +415,3 @@ def build_report(
         y_true=y,
         y_score=s,
     )
-
-
-def write_report(report: Report, pdf_path: str | Path, html_path: str | Path | None = None) -> Path:
-    """Same as :func:`core.report.write_report` (kept here because the contract names it)."""
-    from core.report import write_report as _write_report
-
-    return _write_report(report, pdf_path, html_path)

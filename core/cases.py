@@ -1,0 +1,293 @@
+"""Cases: the one place that turns an image file into a scored, explained, audited case.
+
+Review, batch scoring to CSV, the command line and the DICOM node all go through here, so a
+case gets the same score, label, out-of-distribution check, view warning and audit record
+wherever it is scored. Nothing here knows about Qt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import math
+import os
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import PneumoscopeError
+from core.imaging import XRay, chest_warning, is_candidate_file, load_image
+from core.progress import Cancelled, Progress
+from core.trust.audit import AuditLog, case_hash
+
+POSITIVE, NEGATIVE = "PNEUMONIA", "NORMAL"
+CSV_COLUMNS = ("file", "score", "label", "threshold", "threshold_source", "ood_distance", "ood_flag",
+               "chest_view_warning", "error")
+_BATCH = 32
+
+
+@dataclass
+class Case:
+    """One image and everything the model and its checks say about it."""
+
+    path: str
+    xray: XRay | None = None
+    score: float | None = None  # calibrated P(pneumonia); None when the file could not be scored
+    threshold: float | None = None
+    threshold_source: str = ""
+    label: str | None = None  # PNEUMONIA / NORMAL at the threshold; None when there is no call
+    ood_distance: float | None = None  # distance / cut-off of the bundle's gate; None without a gate
+    ood_flag: bool = False
+    chest_warning: str | None = None
+    heatmap: np.ndarray | None = None  # Grad-CAM, float32 HxW in [0, 1], the image's own size
+    error: str | None = None
+    sha256: str = ""
+    t_score: float = 0.0  # seconds for the score (and heat map when asked)
+    t_total: float = 0.0  # seconds for everything the model did for this case
+
+    @property
+    def ood_warning(self) -> str | None:
+        """Plain-language warning from the out-of-distribution gate, or None for a typical image."""
+        if not self.ood_flag or self.ood_distance is None:
+            return None
+        from core.trust.ood import describe
+
+        return describe(float(self.ood_distance))
+
+
+def call(score: float, threshold: float) -> str:
+    """The label at a threshold: a score at or above it means PNEUMONIA, everywhere."""
+    return POSITIVE if float(score) >= float(threshold) else NEGATIVE
+
+
+def format_score(score: float, threshold: float) -> str:
+    """'Score 0.93 - PNEUMONIA (threshold 0.62)', with more digits when two would look tied."""
+    digits = 2
+    while digits < 6 and f"{score:.{digits}f}" == f"{threshold:.{digits}f}" and score != threshold:
+        digits += 1
+    t_digits = digits
+    # "1.00" or "0.00" reads as certainty; show the digit that says it is not.
+    while digits < 4 and f"{score:.{digits}f}" in (f"{1:.{digits}f}", f"{0:.{digits}f}") and 0.0 < score < 1.0:
+        digits += 1
+    return f"Score {score:.{digits}f} - {call(score, threshold)} (threshold {threshold:.{t_digits}f})"
+
+
+
+def threshold_source(bundle: Any) -> str:
+    """How the bundle's own threshold was set, in words ("validation threshold (sens:0.95)")."""
+    spec = (getattr(bundle, "card", None) or {}).get("threshold") or {}
+    method = spec.get("method")
+    on = spec.get("chosen_on")
+    if method in (None, "manual") and spec.get("adopted_by"):
+        return f"adopted by {spec['adopted_by']}"
+    if on in ("val", "validation"):
+        return f"validation threshold ({method})" if method else "validation threshold"
+    return f"model threshold ({method})" if method else "model threshold"
+
+
+def active_threshold(bundle: Any) -> tuple[float, str]:
+    """The threshold in force for ``bundle`` and where it comes from."""
+    return float(bundle.threshold), threshold_source(bundle)
+
+
+def list_case_files(folder: str | os.PathLike[str]) -> list[str]:
+    """Image files under ``folder`` (searched recursively), sorted by their path within it."""
+    root = Path(folder)
+    files = [p for p in root.rglob("*") if is_candidate_file(p)]
+    return [str(p) for p in sorted(files, key=lambda p: str(p.relative_to(root)).lower())]
+
+
+def open_case(path: str | os.PathLike[str], audit: bool = True) -> XRay:
+    """Load an image for review and record that it was opened (hashes only, never names or IDs)."""
+    xray = load_image(path)
+    if audit:
+        _audit(lambda log: log.case_opened(xray))
+    return xray
+
+
+def score_case(
+    bundle: Any,
+    xray_or_path: XRay | str | os.PathLike[str],
+    threshold: float | None = None,
+    threshold_source: str | None = None,
+    want_heatmap: bool = False,
+    audit: bool = True,
+    progress: Callable[[Case], None] | None = None,
+) -> Case:
+    """Score one image (and explain it when ``want_heatmap``); an unreadable file gives a Case with ``error``.
+
+    ``progress`` receives the case as soon as it has its score and gate result, before the heat map.
+    """
+    if threshold is None:
+        threshold, source = active_threshold(bundle)
+        threshold_source = threshold_source or source
+    case = Case(path=str(getattr(xray_or_path, "path", xray_or_path)), threshold=float(threshold),
+                threshold_source=threshold_source or "")
+    if isinstance(xray_or_path, XRay):
+        xray = xray_or_path
+    else:
+        try:
+            xray = load_image(xray_or_path)
+        except PneumoscopeError as exc:
+            case.error = str(exc)
+            return case
+    case.xray = xray
+    case.chest_warning = chest_warning(xray)
+    t0 = time.perf_counter()
+    heat = None
+    if want_heatmap:
+        try:
+            from core.trust.explain import gradcam_and_score
+
+            heat, score = gradcam_and_score(bundle, xray.pixels)
+        except Exception:  # a model Grad-CAM cannot explain still gets a score
+            heat, score = None, float(bundle.score_pixels(xray.pixels))
+    else:
+        score = float(bundle.score_pixels(xray.pixels))
+    case.t_score = time.perf_counter() - t0
+    case.score = float(score)
+    case.label = call(score, threshold)
+    try:
+        from core.trust.ood import bundle_ood_score
+
+        ood = bundle_ood_score(bundle, xray.pixels)
+    except Exception:  # a missing or failing gate must not hide the score
+        ood = None
+    if ood is not None:
+        case.ood_distance, case.ood_flag = float(ood[0]), bool(ood[1])
+    case.heatmap = heat
+    case.t_total = time.perf_counter() - t0
+    if progress is not None:
+        progress(case)
+    if audit:
+        case.sha256 = case_hash(xray)
+        _audit(lambda log: log.prediction(case.sha256, case.score, case.threshold, bundle=bundle))
+    return case
+
+
+def _load_or_error(path: str) -> XRay | str:
+    try:
+        return load_image(path)
+    except PneumoscopeError as exc:
+        return str(exc)
+
+
+def score_files(
+    bundle: Any,
+    paths: Sequence[str | os.PathLike[str]],
+    threshold: float | None = None,
+    threshold_source: str | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[Case]:
+    """Score many files in batches (no heat maps); unreadable files become cases with ``error``."""
+    if threshold is None:
+        threshold, source = active_threshold(bundle)
+        threshold_source = threshold_source or source
+    from core.trust.ood import batch_ood_scores
+
+    paths = [str(p) for p in paths]
+    cases: list[Case] = []
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for start in range(0, len(paths), _BATCH):
+            if should_stop is not None and should_stop():
+                raise Cancelled("scoring cancelled; nothing was written")
+            part = paths[start:start + _BATCH]
+            loaded = list(pool.map(_load_or_error, part))
+            good = [x for x in loaded if isinstance(x, XRay)]
+            scores = np.asarray(bundle.score_batch([x.pixels for x in good])) if good else np.zeros(0)
+            try:
+                ood = batch_ood_scores(bundle, [x.pixels for x in good]) if good else None
+            except Exception:  # a failing gate must not hide the scores
+                ood = None
+            k = 0
+            for path, item in zip(part, loaded, strict=True):
+                case = Case(path=path, threshold=float(threshold), threshold_source=threshold_source or "")
+                if isinstance(item, str):
+                    case.error = item
+                else:
+                    case.score = float(scores[k])
+                    case.label = call(case.score, threshold)
+                    case.chest_warning = chest_warning(item)
+                    if ood is not None:
+                        case.ood_distance = float(ood[k])
+                        case.ood_flag = bool(case.ood_distance > 1.0)
+                    k += 1
+                cases.append(case)
+            if progress is not None:
+                done = start + len(part)
+                progress(Progress("predicting", batch=done, batches=len(paths), fraction=done / len(paths),
+                                  message=f"scored {done}/{len(paths)} images"))
+    return cases
+
+
+def case_row(case: Case) -> list[str]:
+    """One CSV row in the order of :data:`CSV_COLUMNS`."""
+    scored = case.score is not None and math.isfinite(case.score)
+    return [
+        case.path,
+        f"{case.score:.6f}" if scored else "",
+        case.label or ("" if scored else "UNREADABLE"),
+        f"{case.threshold:.6f}" if case.threshold is not None else "",
+        case.threshold_source,
+        f"{case.ood_distance:.4f}" if case.ood_distance is not None else "",
+        ("yes" if case.ood_flag else "no") if case.ood_distance is not None else "",
+        case.chest_warning or "",
+        case.error or ("" if scored else "could not be read or scored"),
+    ]
+
+
+def write_cases_csv(cases: Sequence[Case], out_csv: str | os.PathLike[str]) -> Path:
+    """Write the cases to a CSV (header :data:`CSV_COLUMNS`) atomically: a complete file or none."""
+    out = Path(out_csv)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # A plain exclusive open (not mkstemp, which makes 0600 files) so the CSV gets the user's umask.
+    tmp = out.parent / f".{out.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    try:
+        with open(tmp, "x", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(CSV_COLUMNS)
+            writer.writerows(case_row(c) for c in cases)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
+
+
+def write_scores(
+    bundle: Any,
+    paths: Sequence[str | os.PathLike[str]],
+    out_csv: str | os.PathLike[str],
+    threshold: float | None = None,
+    threshold_source: str | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict[str, Any]:
+    """Batch scoring to CSV (Review's "Score folder" and ``pneumoscope-cli predict``): counts and the path."""
+    cases = score_files(bundle, paths, threshold, threshold_source, progress, should_stop)
+    out = write_cases_csv(cases, out_csv)
+    return {**summarize(cases), "path": str(out)}
+
+
+def summarize(cases: Sequence[Case]) -> dict[str, int]:
+    """Counts for a one-line summary: scored, positive at the threshold, unreadable, flagged."""
+    scored = [c for c in cases if c.score is not None]
+    return {
+        "n": len(cases),
+        "scored": len(scored),
+        "positive": sum(1 for c in scored if c.label == POSITIVE),
+        "unreadable": len(cases) - len(scored),
+        "flagged": sum(1 for c in scored if c.ood_flag or c.chest_warning),
+    }
+
+
+def _audit(write: Callable[[AuditLog], Any]) -> None:
+    with contextlib.suppress(Exception):  # auditing must never block review or scoring
+        write(AuditLog())

@@ -1,0 +1,1 @@
+"""Evaluation: operating points and intervals, calibration, evaluation reports."""

@@ -1,0 +1,1 @@
+"""Learning: data sets, models, losses, training, tuning, distribution, model bundles."""

@@ -1,0 +1,1 @@
+"""Trust: audit log, out-of-distribution gate, explanations, bundle integrity, operating profiles."""
