@@ -9,6 +9,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QDialog,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -159,6 +160,15 @@ class MainWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
         help_menu = self.menuBar().addMenu("&Help")
+        guide = QAction("User guide", self)
+        guide.setShortcut(QKeySequence(QKeySequence.StandardKey.HelpContents))
+        guide.triggered.connect(self.show_user_guide)
+        help_menu.addAction(guide)
+        keys = QAction("Keyboard shortcuts", self)
+        keys.setShortcut(QKeySequence("Ctrl+/"))
+        keys.triggered.connect(self.show_shortcuts)
+        help_menu.addAction(keys)
+        help_menu.addSeparator()
         about = QAction("About Pneumoscope", self)
         about.triggered.connect(self.show_about)
         help_menu.addAction(about)
@@ -237,6 +247,23 @@ class MainWindow(QMainWindow):
             return
         name = getattr(bundle, "name", None) or Path(bundle.path).name
         self.model_status.setText(f"Model: {name} · threshold {float(bundle.threshold):.3f} · sha {bundle.sha256[:10]}")
+
+    def show_shortcuts(self) -> QDialog:
+        from gui.help import ShortcutsDialog
+
+        self.build_all_screens()  # screens built on first view add their own keys
+        dialog = ShortcutsDialog(self)
+        dialog.show()
+        return dialog
+
+    def show_user_guide(self) -> QDialog:
+        from gui.help import UserGuideDialog
+
+        dialog = getattr(self, "_guide", None) or UserGuideDialog(self)
+        self._guide = dialog
+        dialog.show()
+        dialog.raise_()
+        return dialog
 
     def show_about(self) -> None:
         from gui.about import AboutDialog

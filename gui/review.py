@@ -259,17 +259,18 @@ class ReviewWidget(QWidget):
         split.setSizes([240, 760, 330])
         outer.addWidget(split, 1)
 
-        for keys, slot in (
-            (("PgDown", "Right"), self.next_case),
-            (("PgUp", "Left"), self.previous_case),
-            (("F",), lambda: self.view.fit()),
-            (("R",), lambda: self.view.reset_view()),
-            (("I",), lambda: self.invert_btn.toggle()),
-            (("H",), lambda: self.heat_check.toggle()),
+        for keys, what, slot in (
+            (("PgDown", "Right"), "Next case", self.next_case),
+            (("PgUp", "Left"), "Previous case", self.previous_case),
+            (("F",), "Fit the image to the view", lambda: self.view.fit()),
+            (("R",), "Reset zoom, pan and window/level", lambda: self.view.reset_view()),
+            (("I",), "Invert grey levels", lambda: self.invert_btn.toggle()),
+            (("H",), "Show or hide the heat map", lambda: self.heat_check.toggle()),
         ):
             for key in keys:
                 sc = QShortcut(QKeySequence(key), self)
                 sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                sc.setWhatsThis(what)  # Help > Keyboard shortcuts lists it from here
                 sc.activated.connect(slot)
         self._on_bundle(self.state.bundle)
 
