@@ -28,7 +28,7 @@ from core.trust.audit import AuditLog, case_hash
 
 POSITIVE, NEGATIVE = "PNEUMONIA", "NORMAL"
 CSV_COLUMNS = ("file", "score", "label", "threshold", "threshold_source", "ood_distance", "ood_flag",
-               "chest_view_warning", "error")
+               "chest_view_warning", "population_warning", "error")
 _BATCH = 32
 
 
@@ -45,6 +45,7 @@ class Case:
     ood_distance: float | None = None  # distance / cut-off of the bundle's gate; None without a gate
     ood_flag: bool = False
     chest_warning: str | None = None
+    population_warning: str | None = None  # age or view outside the card's intended population
     heatmap: np.ndarray | None = None  # Grad-CAM, float32 HxW in [0, 1], the image's own size
     error: str | None = None
     sha256: str = ""
@@ -139,6 +140,7 @@ def score_case(
             return case
     case.xray = xray
     case.chest_warning = chest_warning(xray)
+    case.population_warning = population_check(bundle, xray)
     t0 = time.perf_counter()
     heat = None
     if want_heatmap:
@@ -169,6 +171,13 @@ def score_case(
         case.sha256 = case_hash(xray)
         _audit(lambda log: log.prediction(case.sha256, case.score, case.threshold, bundle=bundle))
     return case
+
+
+def population_check(bundle: Any, xray: XRay) -> str | None:
+    """Warning when the image's age or view tags fall outside the bundle card's intended population."""
+    from core.trust.population import intended_population, population_warning
+
+    return population_warning(xray.meta, intended_population(getattr(bundle, "card", None)))
 
 
 def _load_or_error(path: str) -> XRay | str:
@@ -215,6 +224,7 @@ def score_files(
                     case.score = float(scores[k])
                     case.label = call(case.score, threshold)
                     case.chest_warning = chest_warning(item)
+                    case.population_warning = population_check(bundle, item)
                     if ood is not None:
                         case.ood_distance = float(ood[k])
                         case.ood_flag = bool(case.ood_distance > 1.0)
@@ -239,6 +249,7 @@ def case_row(case: Case) -> list[str]:
         f"{case.ood_distance:.4f}" if case.ood_distance is not None else "",
         ("yes" if case.ood_flag else "no") if case.ood_distance is not None else "",
         case.chest_warning or "",
+        case.population_warning or "",
         case.error or ("" if scored else "could not be read or scored"),
     ]
 

@@ -45,6 +45,7 @@ TAG_ROWS = (
     ("Modality", "modality"),
     ("Body part", "body_part"),
     ("View", "view_position"),
+    ("Patient age", "age"),
     ("Photometric", "photometric"),
     ("Bits stored", "bits_stored"),
     ("Size (rows x cols)", None),
@@ -371,6 +372,7 @@ class ReviewWidget(QWidget):
         self._fill_tags(xray)
         self.score = None
         self._ood_text = None
+        self._population_text = None  # needs the model card: known once the case is scored
         self._chest_text = chest_warning(xray)
         self._render_warnings()
         self.timings["t_shown"] = time.perf_counter()
@@ -411,6 +413,7 @@ class ReviewWidget(QWidget):
             return
         self.score = case.score
         self._ood_text = case.ood_warning
+        self._population_text = case.population_warning
         self.timings["t_scored"] = time.perf_counter()
         self._render_score()
         self._render_warnings()
@@ -444,7 +447,7 @@ class ReviewWidget(QWidget):
         label = call(self.score, t)
         # A green NORMAL (or red PNEUMONIA) box under a "do not rely on the score" warning sends
         # two messages; with a warning the box turns neutral amber and says so itself.
-        doubt = bool(self._ood_text or getattr(self, "_chest_text", None))
+        doubt = bool(self._ood_text or getattr(self, "_chest_text", None) or getattr(self, "_population_text", None))
         text = format_score(self.score, t)
         self.score_label.setText(text + ("\nUnreliable for this image: see the warning" if doubt else ""))
         self.score_label.setToolTip(
@@ -459,7 +462,8 @@ class ReviewWidget(QWidget):
         self.score_label.style().polish(self.score_label)
 
     def _render_warnings(self) -> None:
-        texts = [t for t in (getattr(self, "_chest_text", None), self._ood_text) if t]
+        texts = [t for t in (getattr(self, "_chest_text", None), self._ood_text,
+                             getattr(self, "_population_text", None)) if t]
         if texts:
             self.warning_banner.show_message("Check this image: " + " ".join(texts))
         else:
@@ -505,6 +509,10 @@ class ReviewWidget(QWidget):
                 value = f"{meta.get('rows', h)} x {meta.get('cols', w)}"
             elif key is None:
                 value = str(getattr(xray, "kind", "")).upper()
+            elif key == "age":
+                from core.trust.population import describe_age
+
+                value = describe_age(meta)
             else:
                 v = meta.get(key)
                 if isinstance(v, (tuple, list)) and v:

@@ -15,7 +15,8 @@ probability-like output of the model (0 = normal, 1 = pneumonia), and a label: P
 when the score is at or above the threshold in force, NORMAL below it (threshold_source
 says where that threshold comes from). ood_distance is the image's distance from the
 training X-rays in units of the model's cut-off (ood_flag = yes above 1); chest_view_warning
-says when the tags or size suggest this is not a frontal chest X-ray. Files that cannot be
+says when the tags or size suggest this is not a frontal chest X-ray; population_warning when
+the DICOM age or view is outside the model card's intended population. Files that cannot be
 read are listed with the reason in the error column.
 Research use only - not for diagnosis.
 

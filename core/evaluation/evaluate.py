@@ -220,6 +220,9 @@ def card_summary(card: dict[str, Any]) -> list[tuple[str, str]]:
     if card.get("model_sha256"):
         add("Model sha256", str(card["model_sha256"])[:16])
     add("Intended use", card.get("intended_use"))
+    population = card.get("intended_population")
+    if isinstance(population, dict):
+        add("Intended population", population.get("description"))
     lim = card.get("limitations")
     add("Limitations", " ".join(lim) if isinstance(lim, list) else lim)
     return rows

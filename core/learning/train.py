@@ -32,6 +32,7 @@ from core.learning.data import (
     scan_dataset,
 )
 from core.learning.models import DEFAULT_MODEL, input_shape, resolve_hparams
+from core.trust.population import KERMANY_POPULATION
 
 __all__ = ["Cancelled", "Progress", "TrainConfig", "score_arrays", "train"]
 
@@ -76,6 +77,9 @@ class TrainConfig:
     name: str | None = None
     work_dir: str | None = None        # where the best-weights checkpoint lives during training
     extra_card: dict[str, Any] = field(default_factory=dict)
+    # Who the model is for (ages, views): stated in the card and checked in Review. The default is
+    # the development data's population; set it when training on other patients.
+    intended_population: dict[str, Any] = field(default_factory=lambda: dict(KERMANY_POPULATION))
     max_seconds: float | None = None   # wall-clock training budget: stop after the epoch that passes it
     calibration: str | None = None     # None | "temperature" | "platt": fitted on validation scores
 
@@ -377,6 +381,7 @@ def build_card(config: TrainConfig, data: LoadedData, model, history: dict[str, 
         "ood": ood,
         "versions": library_versions(),
         "intended_use": INTENDED_USE,
+        "intended_population": config.intended_population,
         "limitations": LIMITATIONS,
         **config.extra_card,
     }
