@@ -93,8 +93,11 @@ def threshold_source(bundle: Any) -> str:
 
 
 def active_threshold(bundle: Any) -> tuple[float, str]:
-    """The threshold in force for ``bundle`` and where it comes from."""
-    return float(bundle.threshold), threshold_source(bundle)
+    """The threshold in force for ``bundle`` and where it comes from: the site profile kept beside
+    the model when there is a valid one (:mod:`core.trust.profile`), else the model's own."""
+    from core.trust.profile import active_threshold as _active
+
+    return _active(bundle)
 
 
 def list_case_files(folder: str | os.PathLike[str]) -> list[str]:

@@ -21,11 +21,17 @@ Choosers always run on VALIDATION scores. With --split test and --choose, the th
 chosen on the validation split and then applied to test: the test split never chooses anything.
   --choose youden | maxf1 | cost[:FN:FP[:PREVALENCE]] | sens:0.95 | spec:0.9
 
+Site data (--split site): DATA is your own labelled set, scored in full with the threshold in
+force (your site profile if you made one, see `pneumoscope-cli site`). For a model fine-tuned on
+site data, the cases it was trained or validated on are left out and it is compared with its
+parent on the rest (paired DeLong test of the AUC difference).
+
 Research use only - not for diagnostic use.
 
 Examples:
   pneumoscope-cli evaluate my_model DATA --split val --choose youden --report val.pdf
   pneumoscope-cli evaluate my_model DATA --split test --choose sens:0.95 --report test.pdf --html test.html
+  pneumoscope-cli evaluate default ~/site_cases --split site --report site.pdf --json
 """
 
 
@@ -52,6 +58,48 @@ def _validation_scores(bundle: Any, data: str | None, progress: Any) -> Any:
     raise BundleError("choosing a threshold needs validation scores: this bundle has none stored; pass DATA")
 
 
+def _site_scores(bundle: Any, args: argparse.Namespace, progress: Any) -> tuple[Any, Any, str]:
+    """Scores of every case of a site set (a fine-tuned model: only the cases it never used) and,
+    for a fine-tuned model, its comparison with the parent on those same cases."""
+    from core.site.compare import compare_parent_child, fair_mask, find_parent, format_comparison, is_child
+    from core.site.scoring import as_scores, score_site
+    from core.site.sets import SiteDataError, read_site_set
+
+    if not args.data:
+        raise SiteDataError("--split site needs the SITE folder (NORMAL/ and PNEUMONIA/) or a CSV file,label")
+    site = read_site_set(args.data)
+    scored = score_site(bundle, site, progress=progress)
+    if not is_child(bundle):
+        return as_scores(scored), None, scored.site.sha256
+    parent = find_parent(bundle, args.parent)
+    comparison = compare_parent_child(parent, bundle, score_site(parent, site, progress=progress), scored)
+    fair = fair_mask(bundle, scored.site.names)
+    scores = as_scores(scored, fair)
+    scores.notes.append(f"{int((~fair).sum())} site cases this model was fine-tuned or validated on are left out.")
+    scores.notes += format_comparison(comparison).splitlines()
+    return scores, comparison, scored.site.sha256
+
+
+def _site_threshold(bundle: Any, site_sha256: str) -> tuple[Any, str, str | None]:
+    """The threshold in force (site profile or the model's own), as a choice for the report."""
+    from core.evaluation.choosers import ThresholdChoice
+    from core.trust.profile import active_threshold, load_profile
+
+    value, text = active_threshold(bundle)
+    try:
+        profile = load_profile(bundle)
+    except Exception:  # a damaged profile is ignored, as active_threshold did
+        profile = None
+    if profile is None:
+        method = str((bundle.card.get("threshold") or {}).get("method") or "stored")
+        return ThresholdChoice(value, method, f"The threshold in force: {text}."), "val", None
+    note = None
+    if profile.site_set_sha256 == site_sha256:
+        note = (f"The site threshold was chosen on {profile.counts.get('choose', '?')} of these same cases, so the "
+                "figures here are optimistic; the profile's held-out figures are the honest estimate.")
+    return ThresholdChoice(value, profile.chooser, f"The threshold in force: {text}."), "site", note
+
+
 def run(args: argparse.Namespace) -> int:
     from core.evaluation.choosers import choose_threshold, parse_chooser
     from core.evaluation.evaluate import build_report, stored_scores
@@ -67,7 +115,10 @@ def run(args: argparse.Namespace) -> int:
     bundle = open_bundle(args.bundle)
     progress = _progress(args.quiet)
 
-    if args.data:
+    comparison, site_sha = None, ""
+    if args.split == "site":
+        scores, comparison, site_sha = _site_scores(bundle, args, progress)
+    elif args.data:
         scores = evaluate_bundle(bundle, args.data, args.split, progress=progress)
     elif bundle.has_scores(args.split):
         scores = stored_scores(bundle, args.split)
@@ -83,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
         method, kw = parse_chooser(args.choose)
         if args.prevalence is not None and method == "cost" and "prevalence" not in kw:
             kw["prevalence"] = args.prevalence
-        val = scores if args.split == "val" else _validation_scores(bundle, args.data, progress)
+        val = scores if args.split == "val" else _validation_scores(
+            bundle, None if args.split == "site" else args.data, progress)
         if val.split != "val":  # belt and braces: the test split must never choose
             raise MetricsError("thresholds are chosen on validation scores only")
         threshold = choose_threshold(val.y_true, val.y_score, method, on="validation", **kw)
@@ -93,6 +145,15 @@ def run(args: argparse.Namespace) -> int:
                 f"Threshold chosen on the validation split ({len(val):,} images, {val.source}) "
                 "and applied to test; the test split was not used to choose it."
             )
+        elif args.split == "site":
+            header.append(
+                f"Threshold chosen on the validation split ({len(val):,} images, {val.source}) "
+                "and applied to the site cases; they were not used to choose it."
+            )
+    elif args.split == "site":
+        threshold, chosen_on, note = _site_threshold(bundle, site_sha)
+        if note:
+            scores.notes.append(note)
 
     report = build_report(bundle, scores, threshold, prevalence=args.prevalence, chosen_on=chosen_on,
                           set_by="the --threshold option" if args.threshold is not None else None)
@@ -101,7 +162,10 @@ def run(args: argparse.Namespace) -> int:
         print(line, file=out)
     print(format_report(report), file=out, end="")
     if args.json:
-        print(json.dumps(report.metrics_dict(), indent=2), file=out)
+        numbers = report.metrics_dict()
+        if comparison is not None:
+            numbers["parent_comparison"] = comparison.as_dict()
+        print(json.dumps(numbers, indent=2), file=out)
     if args.report:
         pdf = write_report(report, args.report, args.html, paper=args.paper)
         print(f"Report written to {pdf}" + (f" and {args.html}" if args.html else ""), file=out)
@@ -127,7 +191,11 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("bundle", metavar="BUNDLE", help="model bundle folder ('default' = the installed model)")
     p.add_argument("data", metavar="DATA", nargs="?", help="dataset folder (default: scores stored in the bundle)")
-    p.add_argument("--split", choices=("val", "test"), default="val", help="split to evaluate (default: val)")
+    p.add_argument("--split", choices=("val", "test", "site"), default="val",
+                   help="split to evaluate (default: val); site: every case of a site set DATA (a folder with "
+                        "NORMAL/ and PNEUMONIA/ or a CSV file,label[,patient]), at the threshold in force")
+    p.add_argument("--parent", metavar="BUNDLE",
+                   help="with --split site and a fine-tuned model: its parent's folder (default: found by sha256)")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--threshold", type=_fraction, metavar="T", help="use this threshold (score >= T is PNEUMONIA)")
     group.add_argument("--choose", metavar="METHOD", help="choose the threshold on validation scores (see above)")

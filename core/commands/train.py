@@ -20,8 +20,17 @@ If there is no val folder, or it has fewer than 100 images, a validation split i
 from train, keeping each patient's images on one side. Validation picks the best epoch and
 the decision threshold; the test images are scored once, for the record.
 
-Example:
+Fine-tuning on a site's own cases (--init-from BUNDLE): DATA is then a site set, a folder with
+NORMAL/ and PNEUMONIA/ inside or a CSV file,label[,patient]. Training starts from the bundle's
+weights with a small learning rate (--lr, default 1e-4; batch normalisation stays frozen,
+--freeze N also keeps the first N convolutions fixed). The site cases are split by patient into
+train, validation (--val-fraction) and a held-out part (--holdout) that neither sees; the new
+card names its parent, and `pneumoscope-cli evaluate NEW SITE --split site` compares the two on
+cases the fine-tuning never used. Defaults with --init-from: 10 epochs, threshold sens:0.95.
+
+Examples:
   pneumoscope-cli train ~/chest_xray --out ~/models/first --epochs 20
+  pneumoscope-cli train ~/site_cases --init-from default --out ~/models/site_tuned --freeze 3
 """
 
 
@@ -82,11 +91,12 @@ def config_from_args(args: argparse.Namespace):
     if args.image_size:
         hparams["image_size"] = args.image_size
     return TrainConfig(
-        data_root=args.data, out=args.out, model=args.model, epochs=args.epochs, batch_size=args.batch_size,
+        data_root=args.data, out=args.out, model=args.model, epochs=args.epochs if args.epochs is not None else 30,
+        batch_size=args.batch_size,
         hparams=hparams, loss=args.loss, class_weight=not args.no_class_weight, augment=not args.no_augment,
         hflip=args.hflip, brightness=args.brightness, contrast=args.contrast, seed=args.seed,
         val_fraction=args.val_fraction, split_seed=args.split_seed, patience=args.patience,
-        threshold_method=args.threshold, strategy=args.strategy,
+        threshold_method=args.threshold or "youden", strategy=args.strategy,
     )
 
 
@@ -130,10 +140,41 @@ def summary(bundle_path) -> str:
     return "\n".join(lines)
 
 
+def run_finetune(args: argparse.Namespace) -> int:
+    from core.commands._progress import TerminalProgress
+    from core.site.finetune import FinetuneConfig, finetune
+
+    clashes = [flag for flag, used in (("--hparam", args.hparam), ("--image-size", args.image_size),
+                                       ("--strategy", args.strategy)) if used]
+    if clashes:
+        raise DatasetError(f"{', '.join(clashes)} cannot be combined with --init-from: the fine-tuned model keeps "
+                           "its parent's architecture and runs on one device")
+    config = FinetuneConfig(
+        site=args.data, init_from=args.init_from, out=args.out, epochs=args.epochs or 10, lr=args.lr,
+        freeze=args.freeze, batch_size=args.batch_size, val_fraction=args.val_fraction, holdout=args.holdout,
+        split_seed=args.split_seed, seed=args.seed, patience=args.patience,
+        threshold_method=args.threshold or "sens:0.95", augment=not args.no_augment,
+    )
+    from core.evaluation.choosers import parse_chooser
+
+    parse_chooser(config.threshold_method)
+    out = finetune(config, progress=None if args.quiet else TerminalProgress())
+    print(summary(out))
+    from core.learning.bundle import load_bundle
+
+    card = load_bundle(out).card
+    parent = card.get("parent") or {}
+    print(f"fine-tuned from {parent.get('name')} (sha256 {str(parent.get('sha256'))[:12]}); 'test' above is the "
+          f"site's held-out part. Compare: pneumoscope-cli evaluate {out} {args.data} --split site")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from core.commands._progress import TerminalProgress
     from core.learning.train import train
 
+    if getattr(args, "init_from", None):
+        return run_finetune(args)
     config = config_from_args(args)
     check_config(config)
     out = train(config, progress=None if args.quiet else TerminalProgress())
@@ -145,4 +186,14 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("train", help="train a model on a folder of labelled X-rays",
                               description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common(p)
-    p.set_defaults(func=run)
+    ft = p.add_argument_group("fine-tuning on site data")
+    ft.add_argument("--init-from", metavar="BUNDLE",
+                    help="start from this model's weights and fine-tune on the site set DATA ('default' = the "
+                         "installed model)")
+    ft.add_argument("--lr", type=float, default=1e-4, help="fine-tuning learning rate (default 1e-4)")
+    ft.add_argument("--freeze", type=int, default=0, metavar="N",
+                    help="keep the first N convolution layers fixed (default 0)")
+    ft.add_argument("--holdout", type=float, default=0.25, metavar="F",
+                    help="share of site patients kept aside, never trained or validated on (default 0.25)")
+    # None = the plain-training defaults (30 epochs, youden) or the fine-tuning ones (10, sens:0.95).
+    p.set_defaults(func=run, epochs=None, threshold=None)

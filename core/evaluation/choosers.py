@@ -9,6 +9,7 @@ import numpy as np
 
 from core.evaluation.intervals import MetricsError, _check_prevalence, validate_scores
 from core.evaluation.operating import OperatingCurve
+from core.evaluation.quantiles import harrell_davis
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class ThresholdChoice:
         return {"value": float(self.threshold), "method": self.method, "reason": self.reason}
 
 
-CHOOSERS = ("youden", "maxf1", "cost", "sens", "spec")
+CHOOSERS = ("youden", "maxf1", "cost", "sens", "spec", "sens-smooth")
 
 
 def _pick_highest(values: np.ndarray, thresholds: np.ndarray) -> int:
@@ -54,6 +55,9 @@ def choose_threshold(
       sample's.
     - ``sens``: the highest threshold whose sensitivity >= ``target``.
     - ``spec``: the lowest threshold whose specificity >= ``target``.
+    - ``sens-smooth``: the Harrell-Davis estimate of the (1 - ``target``) quantile of the PNEUMONIA
+      scores (on the logit scale): steadier than ``sens`` with a few dozen positive cases, where one
+      order statistic decides (see :mod:`core.evaluation.quantiles`). Not necessarily an actual score.
 
     Ties go to the highest threshold. ``on`` names the data in the reason ("validation").
     """
@@ -87,6 +91,8 @@ def choose_threshold(
             f"Lowest expected cost {cost[i]:.3f} per case (missed pneumonia costs {cost_fn:g}, "
             f"false alarm {cost_fp:g}, {source} prevalence {prev:.1%}) {where}"
         )
+    elif method == "sens-smooth":
+        return _sens_smooth(labels, scores, curve, _target(kw, method), where)
     elif method == "sens":
         target = _target(kw, method)
         # Sensitivity falls as the threshold rises; the lowest score always gives 1.0.
@@ -108,13 +114,30 @@ def choose_threshold(
     return ThresholdChoice(threshold=float(t[i]), method=method, reason=reason)
 
 
+def _sens_smooth(labels: np.ndarray, scores: np.ndarray, curve: OperatingCurve, target: float,
+                 where: str) -> ThresholdChoice:
+    if target >= 1.0:
+        raise MetricsError("The sens-smooth chooser needs a target below 1 (e.g. sens-smooth:0.95).")
+    pos = np.clip(scores[labels == 1], 1e-7, 1 - 1e-7)
+    z = harrell_davis(np.log(pos / (1 - pos)), 1.0 - target)
+    threshold = float(1.0 / (1.0 + np.exp(-z)))
+    point = curve.at(threshold)
+    reason = (f"Smoothed (Harrell-Davis) estimate of the score that keeps sensitivity at {target:.3f}, from "
+              f"{pos.size:,} PNEUMONIA cases {where} (sens {point.sensitivity[0]:.2f}, spec {point.specificity[0]:.2f})")
+    need = int(np.ceil(1.0 / (1.0 - target)))
+    if pos.size < need:
+        reason += f"; with fewer than {need} PNEUMONIA cases the tail is extrapolated, so it is rough"
+    return ThresholdChoice(threshold=threshold, method="sens-smooth", reason=reason)
+
+
 def parse_chooser(text: str) -> tuple[str, dict[str, float]]:
-    """'youden' | 'maxf1' | 'cost[:FN:FP[:PREV]]' | 'sens:0.95' | 'spec:0.9' -> (method, kwargs)."""
+    """'youden' | 'maxf1' | 'cost[:FN:FP[:PREV]]' | 'sens:0.95' | 'spec:0.9' | 'sens-smooth:0.95' -> (method, kwargs)."""
     parts = [p.strip() for p in str(text).strip().lower().split(":")]
     method, args = parts[0], parts[1:]
     if method not in CHOOSERS:
         raise MetricsError(
-            f"Unknown threshold method {text!r}; use youden, maxf1, cost[:FN:FP], sens:0.95 or spec:0.9."
+            f"Unknown threshold method {text!r}; use youden, maxf1, cost[:FN:FP], sens:0.95, spec:0.9 "
+            "or sens-smooth:0.95."
         )
     try:
         nums = [float(a) for a in args]

@@ -30,11 +30,12 @@ from core.evaluation.operating import (
     validate_scores,
 )
 
-SPLIT_NAMES = {"val": "validation", "test": "test", "train": "training"}
+SPLIT_NAMES = {"val": "validation", "test": "test", "train": "training", "site": "site"}
 SPLIT_NOTES = {
     "val": "validation split: thresholds and other choices are made here",
     "test": "TEST split - report only: never used to choose anything",
     "train": "TRAINING split: the model has seen these images; numbers are optimistic",
+    "site": "SITE data: every labelled case of the site set, scored now",
 }
 
 

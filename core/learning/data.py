@@ -207,33 +207,40 @@ def scan_dataset(
     return FolderDataset(str(root_path), classes, spelled[pos], ordered, val_source, seed, val_fraction, notes)
 
 
-def _grouped_split(pool: list[Sample], val_fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
-    """Stratified (by each group's majority class) and grouped (by patient) train/val split."""
-    groups: dict[str, list[Sample]] = defaultdict(list)
-    for s in pool:
-        groups[s.group].append(s)
+def grouped_mask(labels: Sequence[int], groups: Sequence[str], fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask of about ``fraction`` of the cases, whole patient groups at a time, stratified by
+    each group's majority class and seeded (the training split and the site splits share it)."""
+    members: dict[str, list[int]] = defaultdict(list)
+    for i, g in enumerate(groups):
+        members[g].append(i)
     by_class: dict[int, list[str]] = defaultdict(list)
-    for g in sorted(groups):
-        labels = [s.label for s in groups[g]]
-        by_class[round(sum(labels) / len(labels))].append(g)
+    for g in sorted(members):
+        labs = [int(labels[i]) for i in members[g]]
+        by_class[round(sum(labs) / len(labs))].append(g)
     rng = random.Random(seed)
-    val_groups: set[str] = set()
+    chosen: set[str] = set()
     for label in sorted(by_class):
         names = by_class[label]
         rng.shuffle(names)
-        target = round(val_fraction * sum(len(groups[g]) for g in names))
+        target = round(fraction * sum(len(members[g]) for g in names))
         taken = 0
         for g in names:
             if taken >= target:
                 break
-            size = len(groups[g])
+            size = len(members[g])
             # Skip a big group that would overshoot; a later smaller one fills the gap.
             if taken + size > target and taken > 0:
                 continue
-            val_groups.add(g)
+            chosen.add(g)
             taken += size
-    train = [s for s in pool if s.group not in val_groups]
-    val = [Sample(s.path, s.label, s.class_name, s.group, "val") for s in pool if s.group in val_groups]
+    return np.array([g in chosen for g in groups], dtype=bool)
+
+
+def _grouped_split(pool: list[Sample], val_fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
+    """Stratified (by each group's majority class) and grouped (by patient) train/val split."""
+    in_val = grouped_mask([s.label for s in pool], [s.group for s in pool], val_fraction, seed)
+    train = [s for s, v in zip(pool, in_val, strict=True) if not v]
+    val = [Sample(s.path, s.label, s.class_name, s.group, "val") for s, v in zip(pool, in_val, strict=True) if v]
     return train, val
 
 

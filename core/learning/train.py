@@ -82,6 +82,7 @@ class TrainConfig:
     intended_population: dict[str, Any] = field(default_factory=lambda: dict(KERMANY_POPULATION))
     max_seconds: float | None = None   # wall-clock training budget: stop after the epoch that passes it
     calibration: str | None = None     # None | "temperature" | "platt": fitted on validation scores
+    hash_names: bool = False           # store short hashes of file names, not the names (site data)
 
     def augment_config(self) -> AugmentConfig | None:
         if not self.augment:
@@ -288,6 +289,14 @@ def relative_name(path: str | os.PathLike, root: str | os.PathLike) -> str:
         return Path(path).name
 
 
+def stored_name(config: TrainConfig, path: str | os.PathLike, root: str | os.PathLike) -> str:
+    """The name a bundle keeps for a file: its relative name, or a hash of it (``config.hash_names``)."""
+    from core.trust.audit import identifier_hash
+
+    name = relative_name(path, root)
+    return identifier_hash(name) if config.hash_names else name
+
+
 def fit_calibration(y_val: np.ndarray, raw_val: np.ndarray, method: str | None) -> dict[str, Any] | None:
     """Recalibration fitted on validation scores (monotone: ranking and AUC unchanged)."""
     if not method:
@@ -364,7 +373,7 @@ def build_card(config: TrainConfig, data: LoadedData, model, history: dict[str, 
         "data": {"root_name": Path(ds.root).name, "manifest_hash": ds.manifest_hash(), "counts": ds.counts(),
                  "split_seed": ds.split_seed, "val_fraction": ds.val_fraction, "val_source": ds.val_source,
                  "positive_class": ds.positive_class, "classes": ds.classes, "notes": ds.notes,
-                 "skipped": [{"file": relative_name(p, ds.root), "reason": r} for p, r in data.skipped]},
+                 "skipped": [{"file": stored_name(config, p, ds.root), "reason": r} for p, r in data.skipped]},
         "training": {"epochs_run": len(history.get("loss", [])), "epochs_max": config.epochs,
                      "best_epoch": best_epoch, "monitor": config.monitor, "patience": config.patience,
                      "reduce_lr_patience": config.reduce_lr_patience,
@@ -404,7 +413,7 @@ def finish_bundle(config: TrainConfig, data: LoadedData, model, history, seconds
         scores[f"{split}_y_true"] = y.astype(np.int8)
         scores[f"{split}_y_score"] = raw[split].astype(np.float32)
         # Relative to the data folder: a shipped bundle must not carry the trainer's absolute paths.
-        scores[f"{split}_files"] = np.array([relative_name(p, config.data_root) for p in paths])
+        scores[f"{split}_files"] = np.array([stored_name(config, p, config.data_root) for p in paths])
     y_val = data.arrays["val"][1]
     calibration = fit_calibration(y_val, raw["val"], config.calibration)
     if calibration is not None:

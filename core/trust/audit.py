@@ -128,6 +128,11 @@ def case_hash(xray_or_path: Any) -> str:
     return hashlib.sha256(head + arr.tobytes()).hexdigest()
 
 
+def identifier_hash(value: str) -> str:
+    """Short hash of a patient identifier, to group cases by patient without keeping the ID itself."""
+    return hashlib.sha256(str(value).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
 def name_hash(path: str | os.PathLike[str]) -> str:
     """Short hash of a file's basename (names often carry patient names; never log them in clear)."""
     return hashlib.sha256(Path(path).name.encode("utf-8", "surrogatepass")).hexdigest()[:16]

@@ -1,0 +1,1 @@
+"""Site validation and adaptation: a site's own labelled cases, threshold, drift and fine-tuning."""
