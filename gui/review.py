@@ -34,11 +34,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.cases import call, format_score, list_case_files, open_case, write_scores
+from core.cases import decide, describe_case, list_case_files, open_case, write_scores
 from core.imaging import chest_warning
 from gui.state import AppState
 from gui.viewer import ImageView, heat_rgba
-from gui.widgets import MessageBanner
+from gui.widgets import MessageBanner, WrappingLabel
 from gui.workers import Worker, WorkerRunner, user_message
 
 TAG_ROWS = (
@@ -109,6 +109,7 @@ class ReviewWidget(QWidget):
         self.index = -1
         self._gen = 0
         self.score: float | None = None
+        self.case: Any = None
         self.timings: dict[str, float] = {}
         self._ood_text: str | None = None
         self._csv_worker: Worker | None = None
@@ -204,10 +205,8 @@ class ReviewWidget(QWidget):
         right = QWidget()
         rv = QVBoxLayout(right)
         rv.setContentsMargins(0, 0, 0, 0)
-        self.score_label = QLabel("No image")
+        self.score_label = WrappingLabel("No image")
         self.score_label.setObjectName("scoreLabel")
-        self.score_label.setWordWrap(True)
-        self.score_label.setMinimumHeight(56)
         self.score_label.setProperty("call", "none")
         rv.addWidget(self.score_label)
         self.model_label = QLabel("")
@@ -351,6 +350,7 @@ class ReviewWidget(QWidget):
         self.view.clear()
         self.view.set_placeholder("This file could not be shown.")
         self.score = None
+        self.case = None
         self.state.set_case(None)
         self._fill_tags(None)
         self.warning_banner.hide()
@@ -371,6 +371,7 @@ class ReviewWidget(QWidget):
         self.invert_btn.blockSignals(False)
         self._fill_tags(xray)
         self.score = None
+        self.case = None
         self._ood_text = None
         self._population_text = None  # needs the model card: known once the case is scored
         self._chest_text = chest_warning(xray)
@@ -412,6 +413,7 @@ class ReviewWidget(QWidget):
         if gen != self._gen:
             return
         self.score = case.score
+        self.case = case
         self._ood_text = case.ood_warning
         self._population_text = case.population_warning
         self.timings["t_scored"] = time.perf_counter()
@@ -425,6 +427,8 @@ class ReviewWidget(QWidget):
         case, rgba = result
         if self.score is None:
             self._on_score(gen, case)
+        if not case.applicable:
+            rgba = None  # where the model "looked" on a leg or a photo means nothing: no heat map
         self.view.set_overlay(rgba)
         self.view.set_overlay_visible(self.heat_check.isChecked())
         self.timings["t_heatmap"] = time.perf_counter()
@@ -442,19 +446,26 @@ class ReviewWidget(QWidget):
 
     def _render_score(self) -> None:
         t = self.state.threshold
-        if self.score is None or t is None:
+        case = getattr(self, "case", None)
+        if self.score is None or t is None or case is None:
             return
-        label = call(self.score, t)
+        decide(case, t)  # core's rule: no call when the gate or the view check fired
+        if not case.applicable:
+            self.score_label.setText(describe_case(case).replace(": ", ":\n", 1))
+            self.score_label.setToolTip(
+                "No PNEUMONIA/NORMAL call: " + (case.no_call_reason or "") + ". See the warning above the image."
+            )
+            self._set_call("doubt")
+            return
         # A green NORMAL (or red PNEUMONIA) box under a "do not rely on the score" warning sends
         # two messages; with a warning the box turns neutral amber and says so itself.
-        doubt = bool(self._ood_text or getattr(self, "_chest_text", None) or getattr(self, "_population_text", None))
-        text = format_score(self.score, t)
-        self.score_label.setText(text + ("\nUnreliable for this image: see the warning" if doubt else ""))
+        doubt = bool(getattr(self, "_population_text", None))
+        self.score_label.setText(describe_case(case) + ("\nUnreliable for this image: see the warning" if doubt else ""))
         self.score_label.setToolTip(
             f"Model score {self.score:.4f} (probability-like, 0 = normal, 1 = pneumonia). "
             f"At or above the threshold {t:.4f} the model calls PNEUMONIA."
         )
-        self._set_call("doubt" if doubt else label.lower())
+        self._set_call("doubt" if doubt else str(case.label).lower())
 
     def _set_call(self, call: str) -> None:
         self.score_label.setProperty("call", call)
@@ -491,6 +502,7 @@ class ReviewWidget(QWidget):
         if self.state.case is not None:
             self.view.clear_overlay()
             self.score = None
+            self.case = None
             self._start_inference(self.state.case)
 
     def _on_window(self, center: float, width: float) -> None:

@@ -303,18 +303,28 @@ class AuditLog:
         )
 
     def prediction(
-        self, case: Any, score: float, threshold: float, bundle: Any = None, **extra: Any
+        self, case: Any, score: float, threshold: float, bundle: Any = None, no_call_reason: str | None = None,
+        **extra: Any,
     ) -> dict[str, Any]:
-        """``case`` is an XRay, a path or an already computed case hash (64 hex chars)."""
+        """``case`` is an XRay, a path or an already computed case hash (64 hex chars).
+
+        With ``no_call_reason`` (the gate or the view check fired, :func:`core.cases.decide`) the
+        record has no score and no label, as the user saw; the model's number is kept apart as
+        ``model_output`` for the record.
+        """
         chash = case if isinstance(case, str) and re.fullmatch(r"[0-9a-f]{64}", case) else case_hash(case)
         score = float(score)
         threshold = float(threshold)
+        if no_call_reason:
+            fields: dict[str, Any] = {"score": None, "label": None, "not_applicable": no_call_reason,
+                                      "model_output": score}
+        else:
+            fields = {"score": score, "label": POSITIVE_CLASS if score >= threshold else NEGATIVE_CLASS}
         return self.log(
             "prediction",
             case_hash=chash,
-            score=score,
             threshold=threshold,
-            label=POSITIVE_CLASS if score >= threshold else NEGATIVE_CLASS,
+            **fields,
             bundle_sha256=_bundle_sha(bundle),
             **extra,
         )
