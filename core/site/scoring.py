@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from core.cases import list_case_files
 from core.errors import PneumoscopeError
-from core.imaging import is_candidate_file
 from core.learning.data import load_arrays
 from core.progress import Cancelled, Progress
 from core.site.sets import SiteSet
@@ -133,4 +133,4 @@ def list_images(folder: str | os.PathLike[str]) -> list[str]:
         return [str(p)]
     if not p.is_dir():
         raise SiteScoringError(f"{p} does not exist")
-    return [str(f) for f in sorted(p.rglob("*")) if f.is_file() and is_candidate_file(f)]
+    return list_case_files(p)  # the one listing rule (Review, predict, site)
