@@ -47,8 +47,11 @@ def compute_evaluation(bundle: Any, split: str, data_root: str | None, threshold
         from core.learning.bundle import load_bundle
 
         bundle = load_bundle(bundle)
+    from core.cases import active_threshold
+
+    in_force, source = active_threshold(bundle)
     if threshold is None:
-        threshold = float(bundle.threshold)
+        threshold = in_force
     if data_root is None and not bundle.has_scores(split):
         from core.errors import PneumoscopeError
 
@@ -57,10 +60,16 @@ def compute_evaluation(bundle: Any, split: str, data_root: str | None, threshold
         scores = evaluate_bundle(bundle, data_root, split, progress=progress, should_stop=should_stop)
     else:
         scores = stored_scores(bundle, split)
-    # The adopted threshold comes from the card, so the report names how it was chosen.
-    same = abs(float(bundle.threshold) - threshold) < 1e-12
-    report = build_report(bundle, scores=scores, threshold=None if same else threshold, split=split,
-                          set_by="the threshold in use in Review, not adopted into the model card")
+    # The model's own threshold comes from the card, so the report names how it was chosen; a
+    # profile's (adopted or site) is named by the profile; anything else was set on the screen.
+    if abs(float(bundle.threshold) - threshold) < 1e-12:
+        report = build_report(bundle, scores=scores, threshold=None, split=split)
+    elif abs(in_force - threshold) < 1e-12:
+        report = build_report(bundle, scores=scores, threshold=threshold, split=split, chosen_on="profile",
+                              origin=f"The threshold in force for this model: {source}.")
+    else:
+        report = build_report(bundle, scores=scores, threshold=threshold, split=split,
+                              set_by="the threshold set on the Threshold screen, not adopted")
     figures = {
         "roc": roc_figure(scores.y_true, scores.y_score, threshold=threshold),
         "calibration": calibration_figure(scores.y_true, scores.y_score, threshold=threshold),
@@ -190,7 +199,7 @@ class EvaluateWidget(QWidget):
 
     def refresh_models(self) -> None:
         """The active model first, then the shipped default and the user's saved bundles."""
-        from core.learning.registry import list_bundles
+        from core.learning.registry import bundle_label, list_bundles
 
         chosen = self.model_combo.currentData()
         active = self.state.bundle
@@ -206,8 +215,7 @@ class EvaluateWidget(QWidget):
         for b in bundles:
             if active is not None and Path(b["path"]) == Path(active.path):
                 continue
-            tag = " [shipped]" if b["shipped"] else ""
-            self.model_combo.addItem(f"{b['name']}{tag}", b["path"])
+            self.model_combo.addItem(bundle_label(b, bundles), b["path"])
             self._cards[b["path"]] = b
         index = self.model_combo.findData(chosen) if chosen is not None else 0
         self.model_combo.setCurrentIndex(max(index, 0))
@@ -225,7 +233,7 @@ class EvaluateWidget(QWidget):
             self.bundle_label.setText(f"threshold {float(self.state.threshold or b.threshold):.3f} (as in Review) · {b.path}")
         else:
             info = self._cards.get(path, {})
-            thr = info.get("threshold")
+            thr = info.get("threshold_in_force", info.get("threshold"))
             thr_text = f"its own threshold {thr:.3f}" if isinstance(thr, (int, float)) else "its own threshold"
             self.bundle_label.setText(f"{thr_text} · {path}")
 

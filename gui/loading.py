@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 
@@ -23,13 +24,23 @@ def import_tensorflow(progress=None) -> float:
     return time.perf_counter() - t0
 
 
-def startup_load(progress=None) -> Any:
-    """TensorFlow, then the shipped default bundle if there is one (None otherwise)."""
+def startup_load(progress=None) -> tuple[Any, str | None]:
+    """TensorFlow, then the active model (the one last made active, else the shipped one).
+
+    Returns (bundle or None, a note when the saved active model could not be used and the shipped
+    one was opened instead).
+    """
     import_tensorflow(progress)
-    from core.learning.bundle import default_bundle_path
+    from core.learning.bundle import active_bundle_path, default_bundle_path
     from core.learning.registry import load_and_warm
 
-    path = default_bundle_path()
+    path, note = active_bundle_path()
     if path is None:
-        return None
-    return load_and_warm(path, progress)
+        return None, note
+    try:
+        return load_and_warm(path, progress), note
+    except Exception as exc:
+        shipped = default_bundle_path()
+        if shipped is None or Path(path) == shipped:
+            raise
+        return load_and_warm(shipped, progress), f"the active model {path} could not be opened ({exc})"

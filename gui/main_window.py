@@ -40,6 +40,7 @@ class MainWindow(QMainWindow):
         self.startup_done = False
         self._build()
         self.state.bundleChanged.connect(self._on_bundle)
+        self.state.thresholdChanged.connect(self._render_model_status)
         self.state.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.setAcceptDrops(True)
         if load_default:
@@ -196,10 +197,16 @@ class MainWindow(QMainWindow):
         self.loader.start(worker)
         return worker
 
-    def _on_startup_loaded(self, bundle: Any) -> None:
+    def _on_startup_loaded(self, result: Any) -> None:
+        bundle, note = result if isinstance(result, tuple) else (result, None)
         self.state.set_tf_ready(True)
         if bundle is not None:
             self.state.set_bundle(bundle)
+            # Say at start-up which model and threshold are in force, by name.
+            text = f"Using model {self._model_name(bundle)} with threshold {self.state.threshold:.3f} " \
+                   f"({self.state.threshold_source})"
+            self.statusBar().showMessage(text + (f"; {note}, so the shipped model was opened" if note else ""),
+                                         20000)
         else:
             self.model_status.setText("No model loaded")
         self.state.set_loading("")
@@ -231,8 +238,14 @@ class MainWindow(QMainWindow):
         return worker
 
     def _on_bundle_loaded(self, bundle: Any) -> None:
+        from core.settings import SettingsError, set_active_bundle
+
         self.state.set_tf_ready(True)
         self.state.set_bundle(bundle)
+        try:  # the model the user opens stays active after a restart, and is the CLI's "default"
+            set_active_bundle(bundle.path)
+        except SettingsError as exc:
+            self.statusBar().showMessage(f"This model will not be remembered after a restart: {exc}", 15000)
         self.state.set_loading("")
         self.bundleLoaded.emit(bundle)
 
@@ -241,12 +254,22 @@ class MainWindow(QMainWindow):
         self._on_bundle(self.state.bundle)
         QMessageBox.warning(self, "Open model", f"The model in {path} could not be opened:\n{user_message(exc)}")
 
+    @staticmethod
+    def _model_name(bundle: Any) -> str:
+        return str(getattr(bundle, "name", None) or Path(bundle.path).name)
+
     def _on_bundle(self, bundle: Any) -> None:
         if bundle is None:
             self.model_status.setText("No model loaded")
             return
-        name = getattr(bundle, "name", None) or Path(bundle.path).name
-        self.model_status.setText(f"Model: {name} · threshold {float(bundle.threshold):.3f} · sha {bundle.sha256[:10]}")
+        self._render_model_status()
+
+    def _render_model_status(self, *_args: Any) -> None:
+        bundle = self.state.bundle
+        if bundle is None or self.state.threshold is None:
+            return
+        self.model_status.setText(f"Model: {self._model_name(bundle)} · threshold {self.state.threshold:.3f} "
+                                  f"({self.state.threshold_source}) · sha {bundle.sha256[:10]}")
 
     def show_shortcuts(self) -> QDialog:
         from gui.help import ShortcutsDialog

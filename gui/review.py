@@ -116,7 +116,7 @@ class ReviewWidget(QWidget):
         self._build()
         state.bundleChanged.connect(self._on_bundle)
         state.loadingChanged.connect(self._on_loading)
-        state.thresholdChanged.connect(lambda _t: self._render_score())
+        state.thresholdChanged.connect(lambda _t: (self._render_model_label(), self._render_score()))
         self.setAcceptDrops(True)
 
     # --- layout ----------------------------------------------------------------------
@@ -491,14 +491,19 @@ class ReviewWidget(QWidget):
         if self.state.case is not None and self.score is None:
             self._start_inference(self.state.case)
 
+    def _render_model_label(self) -> None:
+        """Which model and which threshold Review uses, and where that threshold comes from."""
+        bundle, t = self.state.bundle, self.state.threshold
+        if bundle is None or t is None:
+            return
+        name = (getattr(bundle, "card", {}) or {}).get("name") or Path(bundle.path).name
+        self.model_label.setText(f"Model: {name} · threshold {t:.3f} ({self.state.threshold_source})")
+
     def _on_bundle(self, bundle: Any) -> None:
         if bundle is None:
             self.model_label.setText("No model loaded. Images can be viewed; open a model via File > Open model...")
         else:
-            card = getattr(bundle, "card", {}) or {}
-            name = card.get("name") or Path(bundle.path).name
-            self.model_label.setText(f"Model: {name} · threshold {float(bundle.threshold):.3f} "
-                                     f"({(card.get('threshold') or {}).get('method', 'unknown method')})")
+            self._render_model_label()
         if self.state.case is not None:
             self.view.clear_overlay()
             self.score = None

@@ -24,6 +24,7 @@ class AppState(QObject):
         super().__init__(parent)
         self._bundle: Any = None
         self._threshold: float | None = None
+        self._threshold_source = ""
         self._case: Any = None
         self._tf_ready = False
         self._loading = ""
@@ -54,19 +55,47 @@ class AppState(QObject):
     def tf_ready(self) -> bool:
         return self._tf_ready
 
-    def set_bundle(self, bundle: Any) -> None:
-        self._bundle = bundle
-        self.bundleChanged.emit(bundle)
-        self.set_threshold(None if bundle is None else float(bundle.threshold))
+    @property
+    def threshold_source(self) -> str:
+        """Where the threshold in use comes from, in words (a site or adopted profile, the model's own)."""
+        return self._threshold_source
 
-    def set_threshold(self, value: float | None) -> None:
+    def set_bundle(self, bundle: Any) -> None:
+        """Make ``bundle`` active; its threshold in force (its profile's, else its own) comes with it."""
+        self._bundle = bundle
+        if bundle is None:
+            self._threshold, self._threshold_source = None, ""
+            self.bundleChanged.emit(bundle)
+            return
+        from core.cases import active_threshold
+
+        value, source = active_threshold(bundle)
+        self._threshold, self._threshold_source = float(value), source
+        self.bundleChanged.emit(bundle)
+        self.thresholdChanged.emit(self._threshold)
+
+    def set_threshold(self, value: float | None, source: str | None = None) -> None:
         if value is None:
             self._threshold = None
             return
         value = float(value)
+        if source is not None:
+            self._threshold_source = source
         if value != self._threshold:
+            if source is None:
+                self._threshold_source = "set on the Threshold screen, not adopted"
             self._threshold = value
             self.thresholdChanged.emit(value)
+
+    def reload_threshold(self) -> None:
+        """Read the threshold in force again (after a profile was saved or cleared)."""
+        if self._bundle is not None:
+            from core.cases import active_threshold
+
+            value, source = active_threshold(self._bundle)
+            self._threshold_source = source
+            self._threshold = None
+            self.set_threshold(value, source)
 
     def set_case(self, xray: Any) -> None:
         self._case = xray

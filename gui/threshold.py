@@ -8,11 +8,6 @@ refresh, a confusion-matrix repaint and a blit of two markers.
 from __future__ import annotations
 
 import getpass
-import os
-import shutil
-import tempfile
-import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -92,38 +87,6 @@ def ask_adoption(parent: QWidget, threshold: float) -> tuple[str, str] | None:
     if dialog.exec() != QDialog.DialogCode.Accepted:
         return None
     return dialog.user.text().strip(), dialog.reason.toPlainText().strip()
-
-
-def bundle_is_read_only(path: Path) -> bool:
-    from core import paths
-
-    path = Path(path).resolve()
-    shipped = (paths.install_root() / "models").resolve()
-    return shipped in path.parents or not os.access(path, os.W_OK) or not os.access(path / "card.json", os.W_OK)
-
-
-def copy_bundle_to_user_dir(path: Path) -> Path:
-    """Copy a read-only bundle into the user's models folder (atomically) and return the copy."""
-    from core import paths
-
-    dest_root = paths.user_models_dir()
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    dest = dest_root / f"{Path(path).name}-adopted-{stamp}"
-    n = 1
-    while dest.exists():
-        n += 1
-        dest = dest_root / f"{Path(path).name}-adopted-{stamp}-{n}"
-    tmp = Path(tempfile.mkdtemp(prefix=".copy-", dir=dest_root))
-    try:
-        target = tmp / "bundle"
-        shutil.copytree(path, target)
-        for f in target.rglob("*"):
-            if f.is_file():
-                f.chmod(0o644)
-        os.replace(target, dest)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return dest
 
 
 class ThresholdExplorer(QWidget):
@@ -262,6 +225,10 @@ class ThresholdExplorer(QWidget):
         self.adopt_btn.setObjectName("adoptButton")
         self.adopt_btn.clicked.connect(self.adopt)
         grid.addWidget(self.adopt_btn, 4, 0, 1, 3)
+        self.revert_btn = QPushButton("Use the model's own threshold")
+        self.revert_btn.setObjectName("revertButton")
+        self.revert_btn.clicked.connect(self.revert)
+        grid.addWidget(self.revert_btn, 5, 0, 1, 3)
         return box
 
     # --- data --------------------------------------------------------------------
@@ -295,7 +262,7 @@ class ThresholdExplorer(QWidget):
             )
             return
         self.note.hide()
-        self._threshold = float(bundle.threshold)
+        self._threshold = float(self.state.threshold if self.state.threshold is not None else bundle.threshold)
         self._on_split_changed()
 
     def set_scores(self, split: str, y_true: Any, y_score: Any) -> None:
@@ -412,8 +379,18 @@ class ThresholdExplorer(QWidget):
         self._update_adopted_label()
 
     def _update_adopted_label(self) -> None:
-        t = self.state.threshold
-        self.adopted_label.setText("" if t is None else f"adopted: {t:.3f}")
+        t, bundle = self.state.threshold, self.state.bundle
+        self.adopted_label.setText("" if t is None else f"in force: {t:.3f}")
+        self.adopted_label.setToolTip(self.state.threshold_source)
+        from core.trust.adoption import has_own_threshold
+
+        own = bundle is not None and has_own_threshold(bundle)
+        self.revert_btn.setEnabled(own)
+        self.revert_btn.setText(f"Use the model's own threshold ({float(bundle.threshold):.3f})"
+                                if bundle is not None else "Use the model's own threshold")
+        self.revert_btn.setToolTip("Remove the adopted (or site) threshold: Review and the command line go back "
+                                   "to the threshold the model came with." if own else
+                                   "The model's own threshold is already in force.")
 
     # --- choosers ------------------------------------------------------------------
     def choose(self, method: str, **kw: Any) -> Any:
@@ -444,6 +421,8 @@ class ThresholdExplorer(QWidget):
         )
 
     def adopt(self) -> Any:
+        """Ask who and why, then make the slider's threshold the one in force for this model (a profile
+        kept beside it, so it survives a restart and is what the CLI uses; the bundle is not changed)."""
         bundle = self.state.bundle
         if bundle is None or self._split == "test":
             return None
@@ -452,29 +431,41 @@ class ThresholdExplorer(QWidget):
         if answer is None:
             return None
         user, reason = answer
-        from core.learning.bundle import adopt_threshold, load_bundle
-        from core.trust.audit import AuditLog
+        from core.trust.adoption import adopt_threshold
 
         choice = getattr(self, "_last_choice", None)
         method = choice.method if choice is not None and abs(choice.threshold - threshold) < 1e-9 else "manual"
-        moved_to = None
+        n_val = len(self._data["val"][0]) if "val" in self._data else None
         try:
-            if bundle_is_read_only(Path(bundle.path)):
-                moved_to = copy_bundle_to_user_dir(Path(bundle.path))
-                bundle = load_bundle(moved_to)
-            new_bundle = adopt_threshold(bundle, threshold, reason, user, method=method)
-            AuditLog().threshold_adopted(
-                threshold, method, reason, bundle=new_bundle, adopted_by=user,
-                previous=self.state.threshold, bundle_path=str(new_bundle.path),
-            )
+            value, source = adopt_threshold(bundle, threshold, method, reason, user, n_cases=n_val)
         except Exception as exc:
             QMessageBox.warning(self, "Adopt threshold", f"The threshold was not adopted: {user_message(exc)}")
             return None
-        self.state.set_bundle(new_bundle)
-        self.set_threshold(threshold, force=True)
-        text = f"Threshold {threshold:.3f} adopted by {user}; review uses it from now on."
-        if moved_to is not None:
-            text += f"\nThe shipped model is read-only, so it was copied to {moved_to} and adopted there."
+        self.state.set_threshold(value, source)
+        self.set_threshold(value, force=True)
+        self._update_adopted_label()
+        text = (f"Threshold {value:.3f} adopted by {user}; Review uses it from now on, also after a restart "
+                "and in pneumoscope-cli.")
         self.reason_label.setText(text)
-        self.state.status(text.splitlines()[0])
-        return new_bundle
+        self.state.status(text)
+        return bundle
+
+    def revert(self) -> Any:
+        """One action back to the threshold the model shipped with."""
+        bundle = self.state.bundle
+        if bundle is None:
+            return None
+        from core.trust.adoption import revert_threshold
+
+        try:
+            value, source = revert_threshold(bundle)
+        except Exception as exc:
+            QMessageBox.warning(self, "Shipped threshold", f"Nothing was changed: {user_message(exc)}")
+            return None
+        self.state.set_threshold(value, source)
+        self.set_threshold(value, force=True)
+        self._update_adopted_label()
+        text = f"Back to the model's own threshold {value:.3f} ({source})."
+        self.reason_label.setText(text)
+        self.state.status(text)
+        return value

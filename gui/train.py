@@ -476,7 +476,7 @@ class TrainWidget(QWidget):
 
     # --- models ----------------------------------------------------------------------
     def refresh_models(self, select: str | None = None) -> None:
-        from core.learning.registry import list_bundles
+        from core.learning.registry import bundle_label, list_bundles
 
         active = str(Path(self.state.bundle.path)) if self.state.bundle is not None else None
         current = select or (self.models.currentItem().data(Qt.ItemDataRole.UserRole) if self.models.currentItem() else None)
@@ -494,13 +494,8 @@ class TrainWidget(QWidget):
                                "val_auc": auc[0] if isinstance(auc, (list, tuple)) else auc})
         for b in bundles:
             auc = f"val AUC {b['val_auc']:.3f}" if isinstance(b["val_auc"], (int, float)) else "val AUC ?"
-            thr = f"thr {b['threshold']:.3f}" if isinstance(b["threshold"], (int, float)) else ""
-            tags = []
-            if b["shipped"]:
-                tags.append("shipped")
-            if active is not None and Path(b["path"]) == Path(active):
-                tags.append("ACTIVE")
-            text = f"{b['name']}  ·  {b['model']}  ·  {auc}  ·  {thr}  {' '.join(f'[{t}]' for t in tags)}"
+            tag = "  [ACTIVE]" if active is not None and Path(b["path"]) == Path(active) else ""
+            text = f"{bundle_label(b, bundles)}  ·  {auc}{tag}"
             item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, b["path"])
             item.setToolTip(f"{b['path']}\ncreated {b['created']}")

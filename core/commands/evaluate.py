@@ -155,8 +155,17 @@ def run(args: argparse.Namespace) -> int:
         if note:
             scores.notes.append(note)
 
+    origin = None
+    if threshold is None:  # the threshold in force: an adopted or site profile beside the model wins
+        from core.cases import active_threshold
+
+        in_force, source = active_threshold(bundle)
+        if abs(in_force - float(bundle.threshold)) > 1e-12:
+            threshold, chosen_on, origin = in_force, "profile", f"The threshold in force for this model: {source}."
+            header.append(f"Threshold {in_force:.4f} from the model's profile ({source}); "
+                          "pass --threshold or --choose to use another.")
     report = build_report(bundle, scores, threshold, prevalence=args.prevalence, chosen_on=chosen_on,
-                          set_by="the --threshold option" if args.threshold is not None else None)
+                          set_by="the --threshold option" if args.threshold is not None else None, origin=origin)
     out = sys.stdout
     for line in header:
         print(line, file=out)
@@ -189,7 +198,7 @@ def register(subparsers: Any) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("bundle", metavar="BUNDLE", help="model bundle folder ('default' = the installed model)")
+    p.add_argument("bundle", metavar="BUNDLE", help="model bundle folder ('default' = the model active in the app, 'shipped' = the shipped one)")
     p.add_argument("data", metavar="DATA", nargs="?", help="dataset folder (default: scores stored in the bundle)")
     p.add_argument("--split", choices=("val", "test", "site"), default="val",
                    help="split to evaluate (default: val); site: every case of a site set DATA (a folder with "

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 def register(subparsers) -> None:
     p = subparsers.add_parser("predict", help="score images with a model and write a CSV",
                               description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("bundle", metavar="BUNDLE", help="model bundle folder ('default' = the installed model)")
+    p.add_argument("bundle", metavar="BUNDLE", help="model bundle folder ('default' = the model active in the app, 'shipped' = the shipped one)")
     p.add_argument("path", metavar="PATH", help="an image file or a folder of images (searched recursively)")
     p.add_argument("--csv", metavar="OUT", help="write the results to this CSV file (default: print them)")
     p.add_argument("--quiet", action="store_true", help="no progress output")

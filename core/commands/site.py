@@ -175,7 +175,7 @@ def register(subparsers: Any) -> None:
 
     c = sub.add_parser("calibrate", help="choose a threshold on your labelled cases and measure it honestly",
                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    c.add_argument("bundle", metavar="BUNDLE", help="model bundle folder ('default' = the installed model)")
+    c.add_argument("bundle", metavar="BUNDLE", help="model bundle folder ('default' = the model active in the app, 'shipped' = the shipped one)")
     c.add_argument("site", metavar="SITE", help="folder with NORMAL/ and PNEUMONIA/, or a CSV file,label[,patient]")
     c.add_argument("--out", metavar="PROFILE", type=Path,
                    help="write the site profile to this file (then it is in force only with --adopt); "
@@ -194,7 +194,7 @@ def register(subparsers: Any) -> None:
     c.set_defaults(func=run_calibrate)
 
     d = sub.add_parser("drift", help="compare recent unlabelled cases with the model's validation cases")
-    d.add_argument("bundle", metavar="BUNDLE", help="model bundle folder ('default' = the installed model)")
+    d.add_argument("bundle", metavar="BUNDLE", help="model bundle folder ('default' = the model active in the app, 'shipped' = the shipped one)")
     d.add_argument("folder", metavar="FOLDER", help="folder of recent images (searched recursively)")
     d.add_argument("--json", action="store_true", help="also print the figures as JSON")
     d.add_argument("--quiet", action="store_true", help="no progress output")

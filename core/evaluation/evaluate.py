@@ -341,6 +341,7 @@ def build_report(
     prevalence: float | None = None,
     chosen_on: str | None = None,
     set_by: str | None = None,
+    origin: str | None = None,
     n_bins: int = 10,
     progress: Callable[[Any], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -351,7 +352,8 @@ def build_report(
     of ``split`` are used (default "val"); score a folder with :func:`core.learning.scoring.evaluate_bundle`.
     ``threshold``: a :class:`ThresholdChoice` (made on validation scores), a number, or None for
     the threshold stored in the card. ``history`` defaults to the card's training history.
-    ``set_by`` says where a hand-set number came from (e.g. "the --threshold option").
+    ``set_by`` says where a hand-set number came from (e.g. "the --threshold option"); ``origin``
+    replaces the whole who-set-it sentence (e.g. for a threshold from a site or adopted profile).
     """
     card = _card_of(source)
     if scores is None:
@@ -360,7 +362,8 @@ def build_report(
         split = split or "val"
         scores = stored_scores(source, split)
     y, s = validate_scores(scores.y_true, scores.y_score)
-    t, method, reason, on, origin = _resolve_threshold(threshold, card, chosen_on, set_by)
+    t, method, reason, on, default_origin = _resolve_threshold(threshold, card, chosen_on, set_by)
+    origin = origin or default_origin
     curve = OperatingCurve(y, s)
     point = curve.at(t)
     notes = list(scores.notes)

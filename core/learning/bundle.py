@@ -334,10 +334,37 @@ def default_bundle_path() -> Path | None:
     return path if (path / MODEL_FILE).is_file() else None
 
 
+def active_bundle_path() -> tuple[Path | None, str | None]:
+    """The model "default" means, and a note when the one the user made active cannot be used.
+
+    The app remembers the model the user made active (:mod:`core.settings`); while its folder
+    still holds a model that is the active one, else the shipped ``models/default``.
+    """
+    from core.settings import active_bundle_setting
+
+    saved = active_bundle_setting()
+    if saved is not None:
+        if (saved / MODEL_FILE).is_file():
+            return saved, None
+        return default_bundle_path(), f"the active model {saved} is no longer there"
+    return default_bundle_path(), None
+
+
 def open_bundle(path: str | os.PathLike | None, safe_mode: bool = True) -> ModelBundle:
-    """Load the bundle at ``path``; ``None`` or ``"default"`` means the shipped models/default."""
-    if path is None or str(path) == "default":
+    """Load the bundle at ``path``.
+
+    ``None`` or ``"default"``: the active model (the one made active in the app, else the shipped
+    one); ``"shipped"``: the shipped ``models/default`` whatever is active.
+    """
+    if str(path) == "shipped":
         found = default_bundle_path()
+        if found is None:
+            raise BundleError("no shipped model is installed; pass the folder of a model bundle")
+        path = found
+    elif path is None or str(path) == "default":
+        found, note = active_bundle_path()
+        if note is not None:
+            raise BundleError(f"{note}: make another model active in the app, or pass 'shipped' or a bundle folder")
         if found is None:
             raise BundleError("no default model is installed; pass the folder of a model bundle")
         path = found

@@ -58,5 +58,45 @@ def list_bundles() -> list[dict[str, Any]]:
             "threshold": (card.get("threshold") or {}).get("value"),
             "val_auc": auc,
             "shipped": folder == paths.default_bundle_dir(),
+            **_threshold_in_force(card),
         })
     return found
+
+
+def _threshold_in_force(card: dict[str, Any]) -> dict[str, Any]:
+    """The threshold Review would use for this card's model (its profile's, else its own), and why."""
+    from core.trust.profile import ProfileError, load_profile, profile_path
+
+    own = (card.get("threshold") or {}).get("value")
+    method = (card.get("threshold") or {}).get("method")
+    result = {"threshold_in_force": own, "threshold_note": f"validation, {method}" if method else "its own"}
+    sha = card.get("model_sha256")
+    if not isinstance(sha, str):
+        return result
+    try:
+        path = profile_path(sha)
+        profile = load_profile(path) if path.is_file() else None
+    except ProfileError:
+        return result
+    if profile is not None and profile.bundle_sha256 == sha:
+        result = {"threshold_in_force": profile.threshold,
+                  "threshold_note": f"{profile.kind}, set {profile.date}" + (f" by {profile.user}" if profile.user else "")}
+    return result
+
+
+def bundle_label(entry: dict[str, Any], entries: list[dict[str, Any]]) -> str:
+    """One line that tells two models apart even when their cards share a name (say two "default"):
+    name, shipped or which folder, creation date and the threshold in force with its origin."""
+    name = str(entry.get("name") or Path(entry["path"]).name)
+    same = [e for e in entries if str(e.get("name") or Path(e["path"]).name) == name]
+    where = " (shipped)" if entry.get("shipped") else (f" (folder {Path(entry['path']).name})" if len(same) > 1 else "")
+    parts = [f"{name}{where}"]
+    if entry.get("model"):
+        parts.append(str(entry["model"]))
+    if entry.get("created"):
+        parts.append(f"created {str(entry['created'])[:10]}")
+    thr = entry.get("threshold_in_force", entry.get("threshold"))
+    if isinstance(thr, int | float):
+        note = entry.get("threshold_note")
+        parts.append(f"threshold {thr:.3f}" + (f" ({note})" if note else ""))
+    return "  ·  ".join(parts)

@@ -41,6 +41,7 @@ EVENTS = (
     "case_opened",
     "prediction",
     "threshold_adopted",
+    "threshold_reverted",
     "report_exported",
 )
 

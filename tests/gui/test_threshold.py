@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import shutil
 
 import numpy as np
@@ -80,21 +79,24 @@ def _audit_records():
     return AuditLog().read(event="threshold_adopted")
 
 
-def test_adopt_threshold_writes_card_and_audit_and_review_follows(qtbot, loaded_window, monkeypatch):
+def test_adopt_threshold_writes_a_profile_and_audit_and_review_follows(qtbot, loaded_window, monkeypatch):
     import gui.threshold
+    from core.trust.profile import load_profile
 
     monkeypatch.setattr(gui.threshold, "ask_adoption", lambda parent, t: ("Dr Test", "agreed at M&M"))
     explorer = loaded_window.threshold
-    path = loaded_window.state.bundle.path
+    bundle = loaded_window.state.bundle
+    card_before = (bundle.path / "card.json").read_text()
     explorer.spin.setValue(0.314)
     seen = []
     loaded_window.state.thresholdChanged.connect(seen.append)
-    new = explorer.adopt()
-    assert new is not None and new.path == path
-    card = json.loads((path / "card.json").read_text())
-    assert card["threshold"]["value"] == pytest.approx(0.314)
-    assert card["threshold"]["adopted_by"] == "Dr Test"
+    assert explorer.adopt() is bundle
+    assert (bundle.path / "card.json").read_text() == card_before  # the bundle itself is not changed
+    profile = load_profile(bundle)
+    assert profile.kind == "adopted" and profile.threshold == pytest.approx(0.314)
+    assert profile.user == "Dr Test" and profile.reason == "agreed at M&M"
     assert loaded_window.state.threshold == pytest.approx(0.314)
+    assert "adopted threshold 0.314" in loaded_window.state.threshold_source
     assert seen and seen[-1] == pytest.approx(0.314)
     records = _audit_records()
     assert len(records) == 1 and records[0]["value"] == pytest.approx(0.314)
@@ -102,30 +104,39 @@ def test_adopt_threshold_writes_card_and_audit_and_review_follows(qtbot, loaded_
     # review renders its score against the adopted threshold
     review = loaded_window.review
     review.score = 0.3
+    from core.cases import Case
+
+    review.case = Case(path="x", score=0.3, threshold=0.314)
     review._render_score()
     assert review.score_label.text().endswith("(threshold 0.31)") and "NORMAL" in review.score_label.text()
 
 
-def test_adopt_on_shipped_bundle_copies_to_user_models(qtbot, window, tiny_bundle_path, tmp_path, monkeypatch):
+def test_adopt_on_shipped_bundle_leaves_it_untouched_and_one_action_reverts(qtbot, window, tiny_bundle_path,
+                                                                           tmp_path, monkeypatch):
     import core.paths
     import gui.threshold
     from core.learning.bundle import load_bundle
+    from core.trust.audit import AuditLog
 
     fake_install = tmp_path / "install"
     shipped = fake_install / "models" / "default"
     shutil.copytree(tiny_bundle_path, shipped)
     monkeypatch.setattr(core.paths, "install_root", lambda: fake_install)
     before = (shipped / "card.json").read_text()
+    own = load_bundle(shipped).threshold
     window.state.set_bundle(load_bundle(shipped))
+    window.build_all_screens()
+    assert not window.threshold.revert_btn.isEnabled()
     monkeypatch.setattr(gui.threshold, "ask_adoption", lambda parent, t: ("Dr Test", "site setting"))
     window.threshold.spin.setValue(0.6)
-    new = window.threshold.adopt()
-    assert new is not None
+    assert window.threshold.adopt() is not None
     assert (shipped / "card.json").read_text() == before  # shipped bundle untouched
-    assert core.paths.user_models_dir() in new.path.parents
-    assert json.loads((new.path / "card.json").read_text())["threshold"]["value"] == pytest.approx(0.6)
-    assert "copied" in window.threshold.reason_label.text()
+    assert not any(core.paths.user_models_dir().iterdir())  # and not copied either
+    assert window.state.threshold == pytest.approx(0.6) and window.threshold.revert_btn.isEnabled()
     assert _audit_records()[-1]["value"] == pytest.approx(0.6)
+    window.threshold.revert_btn.click()
+    assert window.state.threshold == pytest.approx(own) and not window.threshold.revert_btn.isEnabled()
+    assert AuditLog().read(event="threshold_reverted")[-1]["value"] == pytest.approx(own)
 
 
 def test_cancelled_adoption_changes_nothing(loaded_window, monkeypatch):
