@@ -38,6 +38,7 @@ class MainWindow(QMainWindow):
         self.state = AppState(self)
         self.loader = WorkerRunner(1, self)
         self.startup_done = False
+        self.t_shown = time.perf_counter()
         self._build()
         self.state.bundleChanged.connect(self._on_bundle)
         self.state.thresholdChanged.connect(self._render_model_status)
@@ -196,6 +197,12 @@ class MainWindow(QMainWindow):
         worker.signals.failed.connect(self._on_startup_failed)
         self.loader.start(worker)
         return worker
+
+    @property
+    def startup_timings(self) -> dict[str, float]:
+        from gui.loading import STARTUP_TIMINGS
+
+        return dict(STARTUP_TIMINGS)
 
     def _on_startup_loaded(self, result: Any) -> None:
         bundle, note = result if isinstance(result, tuple) else (result, None)
