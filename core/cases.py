@@ -25,6 +25,7 @@ from core.errors import PneumoscopeError
 from core.imaging import XRay, chest_warning, is_candidate_file, load_image
 from core.progress import Cancelled, Progress
 from core.trust.audit import AuditLog, case_hash
+from core.trust.profile import active_threshold as _active_threshold
 
 POSITIVE, NEGATIVE = "PNEUMONIA", "NORMAL"
 # What a case gets instead of a score and a call when the out-of-distribution gate or the
@@ -121,24 +122,20 @@ def format_score(score: float, threshold: float) -> str:
 
 
 
-def threshold_source(bundle: Any) -> str:
-    """How the bundle's own threshold was set, in words ("validation threshold (sens:0.95)")."""
-    spec = (getattr(bundle, "card", None) or {}).get("threshold") or {}
-    method = spec.get("method")
-    on = spec.get("chosen_on")
-    if method in (None, "manual") and spec.get("adopted_by"):
-        return f"adopted by {spec['adopted_by']}"
-    if on in ("val", "validation"):
-        return f"validation threshold ({method})" if method else "validation threshold"
-    return f"model threshold ({method})" if method else "model threshold"
-
-
 def active_threshold(bundle: Any) -> tuple[float, str]:
     """The threshold in force for ``bundle`` and where it comes from: the site profile kept beside
     the model when there is a valid one (:mod:`core.trust.profile`), else the model's own."""
-    from core.trust.profile import active_threshold as _active
+    return _active_threshold(bundle)
 
-    return _active(bundle)
+
+def list_images(path: str | os.PathLike[str]) -> list[str]:
+    """One image file as itself, or every image under a folder (recursively); a plain error if neither."""
+    p = Path(path)
+    if p.is_file():
+        return [str(p)]
+    if not p.is_dir():
+        raise PneumoscopeError(f"{p} does not exist (expected an image file or a folder of images)")
+    return list_case_files(p)
 
 
 def list_case_files(folder: str | os.PathLike[str]) -> list[str]:

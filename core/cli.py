@@ -13,7 +13,7 @@ import sys
 
 from core.errors import PneumoscopeError
 
-COMMANDS = ("train", "tune", "evaluate", "predict", "audit", "info", "site")
+COMMANDS = ("train", "tune", "evaluate", "predict", "audit", "info", "site", "listen")
 # Subcommands that run the model; TensorFlow is imported (quietly) only for these.
 MODEL_COMMANDS = frozenset({"train", "tune", "evaluate", "predict", "site", "listen"})
 

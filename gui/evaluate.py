@@ -199,7 +199,7 @@ class EvaluateWidget(QWidget):
 
     def refresh_models(self) -> None:
         """The active model first, then the shipped default and the user's saved bundles."""
-        from core.learning.registry import bundle_label, list_bundles
+        from core.learning.registry import list_bundles
 
         chosen = self.model_combo.currentData()
         active = self.state.bundle
@@ -215,7 +215,7 @@ class EvaluateWidget(QWidget):
         for b in bundles:
             if active is not None and Path(b["path"]) == Path(active.path):
                 continue
-            self.model_combo.addItem(bundle_label(b, bundles), b["path"])
+            self.model_combo.addItem(b["label"], b["path"])
             self._cards[b["path"]] = b
         index = self.model_combo.findData(chosen) if chosen is not None else 0
         self.model_combo.setCurrentIndex(max(index, 0))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 # Seconds per start-up stage of this process (read by the launch benchmark).
@@ -27,28 +26,18 @@ def import_tensorflow(progress=None) -> float:
     return time.perf_counter() - t0
 
 
-def startup_load(progress=None) -> tuple[Any, str | None]:
-    """TensorFlow, then the active model (the one last made active, else the shipped one).
-
-    Returns (bundle or None, a note when the saved active model could not be used and the shipped
-    one was opened instead).
-    """
+def startup_load(progress=None) -> Any:
+    """TensorFlow, then the model in use (the one last chosen, else the shipped one; None if neither)."""
     t0 = time.perf_counter()
     import_tensorflow(progress)
     STARTUP_TIMINGS["import_tensorflow"] = time.perf_counter() - t0
-    from core.learning.bundle import active_bundle_path, default_bundle_path
+    from core.learning.bundle import active_bundle_path
     from core.learning.registry import load_and_warm
 
-    t1 = time.perf_counter()
-    path, note = active_bundle_path()
+    path = active_bundle_path()
     if path is None:
-        return None, note
-    try:
-        bundle = load_and_warm(path, progress)
-    except Exception as exc:
-        shipped = default_bundle_path()
-        if shipped is None or Path(path) == shipped:
-            raise
-        bundle, note = load_and_warm(shipped, progress), f"the active model {path} could not be opened ({exc})"
+        return None
+    t1 = time.perf_counter()
+    bundle = load_and_warm(path, progress)
     STARTUP_TIMINGS["load_and_warm"] = time.perf_counter() - t1
-    return bundle, note
+    return bundle

@@ -26,6 +26,16 @@ from gui.workers import Worker, WorkerRunner, user_message
 DISCLAIMER = "RESEARCH USE ONLY - not for diagnostic use."
 
 
+def _node_enabled() -> bool:
+    from core.errors import PneumoscopeError
+    from core.node.config import load_settings
+
+    try:
+        return load_settings().enabled
+    except PneumoscopeError:
+        return False  # the Worklist screen shows what is wrong with the settings
+
+
 class MainWindow(QMainWindow):
     bundleLoaded = Signal(object)
     startupFinished = Signal()
@@ -41,7 +51,7 @@ class MainWindow(QMainWindow):
         self.t_shown = time.perf_counter()
         self._build()
         self.state.bundleChanged.connect(self._on_bundle)
-        self.state.thresholdChanged.connect(self._render_model_status)
+        self.state.thresholdChanged.connect(lambda _t: self._on_bundle(self.state.bundle))
         self.state.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.setAcceptDrops(True)
         if load_default:
@@ -75,7 +85,8 @@ class MainWindow(QMainWindow):
         # after the window is up: when first shown, when plotting has been imported on a
         # worker, or when code asks for them, whichever comes first.
         self._lazy: dict[str, QWidget | None] = {}
-        for name, title in (("threshold", "Threshold"), ("train", "Train"), ("evaluate", "Evaluate")):
+        screens = (("worklist", "Worklist"), ("threshold", "Threshold"), ("train", "Train"), ("evaluate", "Evaluate"))
+        for name, title in screens:
             holder = QLabel("Loading...")
             holder.setAlignment(Qt.AlignmentFlag.AlignCenter)
             holder.setProperty("lazyName", name)
@@ -83,6 +94,8 @@ class MainWindow(QMainWindow):
             self._lazy[name] = None
         self.tabs.currentChanged.connect(self._on_tab_changed)
         layout.addWidget(self.tabs, 1)
+        if _node_enabled():  # the DICOM node starts with the app: build its screen now
+            self._screen("worklist")
         self.setCentralWidget(central)
 
         self.model_status = QLabel("Starting...")
@@ -98,6 +111,11 @@ class MainWindow(QMainWindow):
             from gui.threshold import ThresholdExplorer
 
             widget = ThresholdExplorer(self.state)
+        elif name == "worklist":
+            from gui.worklist import WorklistWidget
+
+            widget = WorklistWidget(self.state)
+            widget.openRequested.connect(self.open_in_review)
         elif name == "train":
             from gui.train import TrainWidget
 
@@ -132,6 +150,14 @@ class MainWindow(QMainWindow):
             self._screen(name)
 
     @property
+    def worklist(self):
+        return self._screen("worklist")
+
+    def open_in_review(self, path: str) -> None:
+        self.tabs.setCurrentWidget(self.review)
+        self.review.open_paths([path])
+
+    @property
     def threshold(self):
         return self._screen("threshold")
 
@@ -156,6 +182,13 @@ class MainWindow(QMainWindow):
                 action.setShortcut(QKeySequence(shortcut))
             action.triggered.connect(slot)
             file_menu.addAction(action)
+        file_menu.addSeparator()
+        shipped = QAction("Use the shipped model", self)
+        shipped.triggered.connect(self.use_shipped_model)
+        file_menu.addAction(shipped)
+        revert = QAction("Revert to the model's own threshold", self)
+        revert.triggered.connect(self.revert_threshold)
+        file_menu.addAction(revert)
         file_menu.addSeparator()
         quit_action = QAction("Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -204,16 +237,12 @@ class MainWindow(QMainWindow):
 
         return dict(STARTUP_TIMINGS)
 
-    def _on_startup_loaded(self, result: Any) -> None:
-        bundle, note = result if isinstance(result, tuple) else (result, None)
+    def _on_startup_loaded(self, bundle: Any) -> None:
         self.state.set_tf_ready(True)
         if bundle is not None:
             self.state.set_bundle(bundle)
-            # Say at start-up which model and threshold are in force, by name.
-            text = f"Using model {self._model_name(bundle)} with threshold {self.state.threshold:.3f} " \
-                   f"({self.state.threshold_source})"
-            self.statusBar().showMessage(text + (f"; {note}, so the shipped model was opened" if note else ""),
-                                         20000)
+            self.statusBar().showMessage(f"Using model {self._model_name(bundle)}: {self.state.threshold_source}",
+                                         15000)
         else:
             self.model_status.setText("No model loaded")
         self.state.set_loading("")
@@ -237,7 +266,7 @@ class MainWindow(QMainWindow):
 
         self.model_status.setText(f"Loading model {Path(path).name}...")
         self.state.set_loading(f"Loading model {Path(path).name}...")
-        worker = Worker(load_and_warm, str(path))
+        worker = Worker(load_and_warm, str(path), remember=True)
         worker.signals.progress.connect(self.model_status.setText)
         worker.signals.finished.connect(self._on_bundle_loaded)
         worker.signals.failed.connect(lambda exc, p=path: self._on_bundle_failed(p, exc))
@@ -245,14 +274,8 @@ class MainWindow(QMainWindow):
         return worker
 
     def _on_bundle_loaded(self, bundle: Any) -> None:
-        from core.settings import SettingsError, set_active_bundle
-
         self.state.set_tf_ready(True)
         self.state.set_bundle(bundle)
-        try:  # the model the user opens stays active after a restart, and is the CLI's "default"
-            set_active_bundle(bundle.path)
-        except SettingsError as exc:
-            self.statusBar().showMessage(f"This model will not be remembered after a restart: {exc}", 15000)
         self.state.set_loading("")
         self.bundleLoaded.emit(bundle)
 
@@ -261,22 +284,47 @@ class MainWindow(QMainWindow):
         self._on_bundle(self.state.bundle)
         QMessageBox.warning(self, "Open model", f"The model in {path} could not be opened:\n{user_message(exc)}")
 
-    @staticmethod
-    def _model_name(bundle: Any) -> str:
-        return str(getattr(bundle, "name", None) or Path(bundle.path).name)
-
     def _on_bundle(self, bundle: Any) -> None:
         if bundle is None:
             self.model_status.setText("No model loaded")
             return
-        self._render_model_status()
+        self.model_status.setText(f"Model: {self._model_name(bundle)} · {self.state.threshold_source} "
+                                  f"· sha {bundle.sha256[:10]}")
 
-    def _render_model_status(self, *_args: Any) -> None:
+    @staticmethod
+    def _model_name(bundle: Any) -> str:
+        from core.learning.bundle import default_bundle_path
+
+        name = getattr(bundle, "name", None) or Path(bundle.path).name
+        shipped = default_bundle_path()
+        if shipped is not None and Path(bundle.path).resolve() == shipped.resolve():
+            return f"{name} (shipped)"
+        return name
+
+    def use_shipped_model(self) -> Worker | None:
+        """One action back to the shipped model."""
+        from core.learning.bundle import default_bundle_path
+
+        shipped = default_bundle_path()
+        if shipped is None:
+            QMessageBox.information(self, "Shipped model", "No shipped model is installed.")
+            return None
+        return self.open_bundle(shipped)
+
+    def revert_threshold(self) -> None:
+        """One action back to the model's own validation threshold (removes the site/adopted profile)."""
+        from core.trust.profile import revert
+
         bundle = self.state.bundle
-        if bundle is None or self.state.threshold is None:
+        if bundle is None:
             return
-        self.model_status.setText(f"Model: {self._model_name(bundle)} · threshold {self.state.threshold:.3f} "
-                                  f"({self.state.threshold_source}) · sha {bundle.sha256[:10]}")
+        try:
+            revert(bundle)
+        except Exception as exc:
+            QMessageBox.warning(self, "Revert threshold", f"The threshold was not reverted: {user_message(exc)}")
+            return
+        self.state.refresh_threshold()
+        self.state.status(f"Back to the model's own threshold: {self.state.threshold_source}")
 
     def show_shortcuts(self) -> QDialog:
         from gui.help import ShortcutsDialog
@@ -327,7 +375,7 @@ class MainWindow(QMainWindow):
         event.accept()
 
     def shutdown(self) -> None:
-        for name in ("train", "evaluate"):
+        for name in ("threshold", "train", "evaluate", "worklist"):
             if self._lazy[name] is not None:
                 self._lazy[name].shutdown()
         self.review.shutdown()

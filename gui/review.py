@@ -113,10 +113,11 @@ class ReviewWidget(QWidget):
         self.timings: dict[str, float] = {}
         self._ood_text: str | None = None
         self._csv_worker: Worker | None = None
+        self._session: dict[str, Any] = {}  # case hash or path -> Case scored this session (for drift)
         self._build()
         state.bundleChanged.connect(self._on_bundle)
         state.loadingChanged.connect(self._on_loading)
-        state.thresholdChanged.connect(lambda _t: (self._render_model_label(), self._render_score()))
+        state.thresholdChanged.connect(lambda _t: (self._render_score(), self._show_model()))
         self.setAcceptDrops(True)
 
     # --- layout ----------------------------------------------------------------------
@@ -213,6 +214,13 @@ class ReviewWidget(QWidget):
         self.model_label.setObjectName("modelLabel")
         self.model_label.setWordWrap(True)
         rv.addWidget(self.model_label)
+        self.drift_label = QLabel("")
+        self.drift_label.setObjectName("driftLabel")
+        self.drift_label.setWordWrap(True)
+        self.drift_label.setToolTip("Scores of the cases reviewed this session compared with the model's validation "
+                                    "scores (PSI) and its out-of-distribution rate: a drift warning means the "
+                                    "threshold was set on images unlike today's.")
+        rv.addWidget(self.drift_label)
 
         heat_box = QGroupBox("Grad-CAM heatmap")
         hv = QVBoxLayout(heat_box)
@@ -402,12 +410,7 @@ class ReviewWidget(QWidget):
         self.inference.start(worker)
 
     def _threshold_and_source(self) -> tuple[float, str]:
-        from core.cases import active_threshold
-
-        threshold, source = active_threshold(self.state.bundle)
-        if self.state.threshold is not None and self.state.threshold != threshold:
-            threshold, source = float(self.state.threshold), "set on the Threshold screen"
-        return threshold, source
+        return float(self.state.threshold), self.state.threshold_source
 
     def _on_score(self, gen: int, case: Any) -> None:
         if gen != self._gen:
@@ -416,6 +419,8 @@ class ReviewWidget(QWidget):
         self.case = case
         self._ood_text = case.ood_warning
         self._population_text = case.population_warning
+        self._session[case.path] = case
+        self._render_drift()
         self.timings["t_scored"] = time.perf_counter()
         self._render_score()
         self._render_warnings()
@@ -491,20 +496,37 @@ class ReviewWidget(QWidget):
         if self.state.case is not None and self.score is None:
             self._start_inference(self.state.case)
 
-    def _render_model_label(self) -> None:
-        """Which model and which threshold Review uses, and where that threshold comes from."""
-        bundle, t = self.state.bundle, self.state.threshold
-        if bundle is None or t is None:
-            return
-        name = (getattr(bundle, "card", {}) or {}).get("name") or Path(bundle.path).name
-        self.model_label.setText(f"Model: {name} · threshold {t:.3f} ({self.state.threshold_source})")
-
-    def _on_bundle(self, bundle: Any) -> None:
+    def _show_model(self) -> None:
+        bundle = self.state.bundle
         if bundle is None:
             self.model_label.setText("No model loaded. Images can be viewed; open a model via File > Open model...")
-        else:
-            self._render_model_label()
-        if self.state.case is not None:
+            return
+        card = getattr(bundle, "card", {}) or {}
+        name = card.get("name") or Path(bundle.path).name
+        self.model_label.setText(f"Model: {name} · {self.state.threshold_source}")
+
+    def _render_drift(self) -> None:
+        from core.site.drift import drift_of_cases
+
+        bundle = self.state.bundle
+        if bundle is None or not self._session:
+            self.drift_label.setText("")
+            return
+        try:
+            report = drift_of_cases(bundle, list(self._session.values()))
+        except Exception:  # no validation scores in this bundle: nothing to compare with
+            self.drift_label.setText("")
+            return
+        self.drift_label.setText(("Warning: " if report.warn else "") + report.status)
+        self.drift_label.setProperty("call", "doubt" if report.warn else "none")
+        self.drift_label.style().unpolish(self.drift_label)
+        self.drift_label.style().polish(self.drift_label)
+
+    def _on_bundle(self, bundle: Any) -> None:
+        self._session.clear()  # drift is judged per model
+        self._render_drift()
+        self._show_model()
+        if bundle is not None and self.state.case is not None:
             self.view.clear_overlay()
             self.score = None
             self.case = None

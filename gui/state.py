@@ -2,7 +2,8 @@
 
 Widgets never talk to each other: they change :class:`AppState` and render what its
 signals tell them. The state holds the active model bundle, the operating threshold
-that review uses (the bundle's adopted threshold) and the case on screen.
+that review uses (core.cases.active_threshold: a site or adopted profile, else the bundle's own)
+with where it comes from, and the case on screen.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ class AppState(QObject):
         return self._threshold
 
     @property
+    def threshold_source(self) -> str:
+        """Where the threshold in force comes from, in words ("site threshold 0.710, set ...")."""
+        return self._threshold_source
+
+    @property
     def case(self) -> Any:
         return self._case
 
@@ -55,35 +61,36 @@ class AppState(QObject):
     def tf_ready(self) -> bool:
         return self._tf_ready
 
-    @property
-    def threshold_source(self) -> str:
-        """Where the threshold in use comes from, in words (a site or adopted profile, the model's own)."""
-        return self._threshold_source
-
     def set_bundle(self, bundle: Any) -> None:
-        """Make ``bundle`` active; its threshold in force (its profile's, else its own) comes with it."""
+        old = self._threshold
         self._bundle = bundle
+        self._threshold, self._threshold_source = self._in_force(bundle)
+        self.bundleChanged.emit(bundle)  # listeners already see the new bundle's threshold
+        if self._threshold is not None and self._threshold != old:
+            self.thresholdChanged.emit(self._threshold)
+
+    @staticmethod
+    def _in_force(bundle: Any) -> tuple[float | None, str]:
         if bundle is None:
-            self._threshold, self._threshold_source = None, ""
-            self.bundleChanged.emit(bundle)
-            return
+            return None, ""
         from core.cases import active_threshold
 
-        value, source = active_threshold(bundle)
-        self._threshold, self._threshold_source = float(value), source
-        self.bundleChanged.emit(bundle)
-        self.thresholdChanged.emit(self._threshold)
+        return active_threshold(bundle)
+
+    def refresh_threshold(self) -> None:
+        """Take the threshold in force for the bundle from core (after a profile was saved or cleared)."""
+        value, source = self._in_force(self._bundle)
+        self.set_threshold(value, source)
 
     def set_threshold(self, value: float | None, source: str | None = None) -> None:
         if value is None:
             self._threshold = None
+            self._threshold_source = ""
             return
         value = float(value)
-        if source is not None:
-            self._threshold_source = source
-        if value != self._threshold:
-            if source is None:
-                self._threshold_source = "set on the Threshold screen, not adopted"
+        changed = value != self._threshold or (source is not None and source != self._threshold_source)
+        self._threshold_source = source if source is not None else f"set on the Threshold screen ({value:.3f})"
+        if changed:
             self._threshold = value
             self.thresholdChanged.emit(value)
 

@@ -1,13 +1,16 @@
-"""Threshold explorer: move the operating point over stored validation/test scores.
+"""Threshold explorer: move the operating point over validation, test or a site's own scores.
 
-Nothing here calls the model: the bundle's scores are sorted once by
-core.evaluation.operating.OperatingCurve and every slider move is an O(log n) lookup, a table
-refresh, a confusion-matrix repaint and a blit of two markers.
+Nothing here calls the model on a slider move: scores are sorted once by
+core.evaluation.operating.OperatingCurve and every move is an O(log n) lookup, a table refresh,
+a confusion-matrix repaint and a blit of two markers. "Add site data..." scores a site's labelled
+folder once, on a worker (core.site); choosers on site data choose on part of the cases and report
+the held-out rest (core.site.calibrate); Adopt writes a profile beside the model (core.trust.profile).
 """
 
 from __future__ import annotations
 
 import getpass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +20,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QGridLayout,
     QGroupBox,
@@ -26,11 +30,14 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPlainTextEdit,
+    QProgressBar,
     QPushButton,
+    QScrollArea,
     QSlider,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -38,10 +45,10 @@ from PySide6.QtWidgets import (
 from gui.plots import CurvePlot
 from gui.state import AppState
 from gui.widgets import ConfusionMatrixWidget, MessageBanner, fit_table_height
-from gui.workers import user_message
+from gui.workers import Worker, WorkerRunner, user_message
 
 SLIDER_STEPS = 1000
-SPLIT_LABELS = {"val": "Validation (choose here)", "test": "Test (report only)"}
+SPLIT_LABELS = {"val": "Validation (choose here)", "test": "Test (report only)", "site": "Site"}
 METRIC_ROWS = (
     ("Sensitivity (pneumonia found)", "sensitivity"),
     ("Specificity (normals cleared)", "specificity"),
@@ -89,8 +96,13 @@ def ask_adoption(parent: QWidget, threshold: float) -> tuple[str, str] | None:
     return dialog.user.text().strip(), dialog.reason.toPlainText().strip()
 
 
+VAL_CHOOSER_TITLE = "Suggest a threshold (computed on VALIDATION scores)"
+SITE_CHOOSER_TITLE = "Suggest a threshold (chosen on part of the SITE cases, measured on the held-out rest)"
+
+
 class ThresholdExplorer(QWidget):
     pointChanged = Signal(float)
+    siteAdded = Signal(object)
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -100,6 +112,12 @@ class ThresholdExplorer(QWidget):
         self._split = "val"
         self._threshold = 0.5
         self._syncing = False
+        self._site: Any = None  # core.site.scoring.ScoredSite of the added site data
+        self._site_worker: Worker | None = None
+        self._last_choice: Any = None
+        self._last_cal: Any = None
+        self.runner = WorkerRunner(1, self)
+        self._split_labels = dict(SPLIT_LABELS)
         self._build()
         state.bundleChanged.connect(self.set_bundle)
         state.thresholdChanged.connect(self._on_adopted_changed)
@@ -114,6 +132,7 @@ class ThresholdExplorer(QWidget):
         top = QHBoxLayout()
         top.addWidget(QLabel("Scores from"))
         self.split_combo = QComboBox()
+        self.split_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.split_combo.currentIndexChanged.connect(self._on_split_changed)
         top.addWidget(self.split_combo)
         top.addSpacing(16)
@@ -134,6 +153,23 @@ class ThresholdExplorer(QWidget):
         self.adopted_label = QLabel()
         self.adopted_label.setObjectName("adoptedLabel")
         top.addWidget(self.adopted_label)
+        top.addSpacing(16)
+        self.site_btn = QPushButton("Add site data...")
+        self.site_btn.setObjectName("addSiteButton")
+        self.site_btn.setToolTip("Score a folder of your own labelled cases (NORMAL/ and PNEUMONIA/ subfolders, "
+                                 "or a CSV file,label[,patient]) and explore thresholds on them")
+        self.site_btn.clicked.connect(self.add_site_dialog)
+        top.addWidget(self.site_btn)
+        self.site_progress = QProgressBar()
+        self.site_progress.setMaximumWidth(140)
+        self.site_progress.setRange(0, 1000)
+        self.site_progress.hide()
+        top.addWidget(self.site_progress)
+        self.site_cancel = QToolButton()
+        self.site_cancel.setText("Cancel")
+        self.site_cancel.hide()
+        self.site_cancel.clicked.connect(lambda: self._site_worker is not None and self._site_worker.cancel())
+        top.addWidget(self.site_cancel)
         outer.addLayout(top)
         outer.addWidget(self.note)
 
@@ -185,7 +221,8 @@ class ThresholdExplorer(QWidget):
         outer.addWidget(split, 1)
 
     def _chooser_box(self) -> QGroupBox:
-        box = QGroupBox("Suggest a threshold (always computed on VALIDATION scores)")
+        box = QGroupBox(VAL_CHOOSER_TITLE)
+        self.chooser_box = box
         grid = QGridLayout(box)
         self.youden_btn = QPushButton("Youden's J")
         self.youden_btn.clicked.connect(lambda: self.choose("youden"))
@@ -217,24 +254,44 @@ class ThresholdExplorer(QWidget):
         grid.addWidget(self.cost_btn, 2, 0)
         grid.addWidget(self.cost_fn, 2, 1)
         grid.addWidget(self.cost_fp, 2, 2)
+        self.holdout_label = QLabel("Site cases held out for the estimate")
+        self.holdout = QDoubleSpinBox()
+        self.holdout.setObjectName("holdoutSpin")
+        self.holdout.setRange(0.0, 0.9)
+        self.holdout.setSingleStep(0.1)
+        self.holdout.setValue(0.5)
+        self.holdout.setToolTip("Fraction of the site's patients kept aside: the threshold is chosen on the rest and "
+                                "measured on these. 0 uses every case and leaves no honest estimate.")
+        grid.addWidget(self.holdout_label, 3, 0)
+        grid.addWidget(self.holdout, 3, 1)
         self.reason_label = QLabel("")
         self.reason_label.setObjectName("reasonLabel")
         self.reason_label.setWordWrap(True)
-        grid.addWidget(self.reason_label, 3, 0, 1, 3)
+        self.reason_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.reason_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        reason_scroll = QScrollArea()  # a site estimate runs to several lines; keep them all readable
+        reason_scroll.setWidget(self.reason_label)
+        reason_scroll.setWidgetResizable(True)
+        reason_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        reason_scroll.setMinimumHeight(96)
+        grid.addWidget(reason_scroll, 4, 0, 1, 3)
         self.adopt_btn = QPushButton("Adopt this threshold...")
         self.adopt_btn.setObjectName("adoptButton")
         self.adopt_btn.clicked.connect(self.adopt)
-        grid.addWidget(self.adopt_btn, 4, 0, 1, 3)
-        self.revert_btn = QPushButton("Use the model's own threshold")
-        self.revert_btn.setObjectName("revertButton")
-        self.revert_btn.clicked.connect(self.revert)
-        grid.addWidget(self.revert_btn, 5, 0, 1, 3)
+        grid.addWidget(self.adopt_btn, 5, 0, 1, 3)
+        self._show_holdout(False)
         return box
+
+    def _show_holdout(self, visible: bool) -> None:
+        self.holdout_label.setVisible(visible)
+        self.holdout.setVisible(visible)
 
     # --- data --------------------------------------------------------------------
     def set_bundle(self, bundle: Any) -> None:
         self._data.clear()
         self._curves.clear()
+        self._site = None  # site scores belong to the model that made them
+        self._last_choice = self._last_cal = None
         self.banner.hide()
         if bundle is not None:
             for split in ("val", "test"):
@@ -247,11 +304,12 @@ class ThresholdExplorer(QWidget):
         self._syncing = True
         self.split_combo.clear()
         for split in self._data:
-            self.split_combo.addItem(SPLIT_LABELS[split], split)
+            self.split_combo.addItem(self._split_labels[split], split)
         self._syncing = False
         enabled = bool(self._data)
         for w in (self.slider, self.spin, self.adopt_btn, self.youden_btn, self.f1_btn, self.sens_btn, self.cost_btn):
             w.setEnabled(enabled)
+        self.site_btn.setEnabled(bundle is not None)
         self._update_adopted_label()
         if not enabled:
             self.matrix.clear()
@@ -270,7 +328,7 @@ class ThresholdExplorer(QWidget):
         self._data[split] = (np.asarray(y_true), np.asarray(y_score, dtype=np.float64))
         self._curves.pop(split, None)
         if self.split_combo.findData(split) < 0:
-            self.split_combo.addItem(SPLIT_LABELS.get(split, split), split)
+            self.split_combo.addItem(self._split_labels.get(split, split), split)
         self.split_combo.setCurrentIndex(self.split_combo.findData(split))
         self._on_split_changed()
 
@@ -301,12 +359,20 @@ class ThresholdExplorer(QWidget):
         curve = self.curve()
         if self._split == "test":
             self.note.show_message(
-                "Test scores are for reporting only. Choose thresholds on validation scores; "
-                "the suggestion buttons always use validation. Switch to Validation to adopt a threshold."
+                "Test scores are for reporting only. Choose thresholds on validation or site scores; "
+                "on this view the suggestion buttons use validation and nothing can be adopted."
+            )
+        elif self._split == "site":
+            self.note.show_message(
+                f"Site cases: {self._site.site.describe()}. The slider and figures describe all of them; "
+                "the suggestion buttons choose on part of them (grouped by patient) and report the held-out rest."
             )
         else:
             self.note.hide()
-        self._sync_adopt_button()
+        site = self._split == "site"
+        self.chooser_box.setTitle(SITE_CHOOSER_TITLE if site else VAL_CHOOSER_TITLE)
+        self._show_holdout(site)
+        self.adopt_btn.setEnabled(self._split != "test")
         self._syncing = True
         self.prevalence.setValue(curve.n_pos / max(curve.n, 1))
         self._syncing = False
@@ -379,21 +445,14 @@ class ThresholdExplorer(QWidget):
         self._update_adopted_label()
 
     def _update_adopted_label(self) -> None:
-        t, bundle = self.state.threshold, self.state.bundle
+        t = self.state.threshold
         self.adopted_label.setText("" if t is None else f"in force: {t:.3f}")
         self.adopted_label.setToolTip(self.state.threshold_source)
-        from core.trust.adoption import has_own_threshold
-
-        own = bundle is not None and has_own_threshold(bundle)
-        self.revert_btn.setEnabled(own)
-        self.revert_btn.setText(f"Use the model's own threshold ({float(bundle.threshold):.3f})"
-                                if bundle is not None else "Use the model's own threshold")
-        self.revert_btn.setToolTip("Remove the adopted (or site) threshold: Review and the command line go back "
-                                   "to the threshold the model came with." if own else
-                                   "The model's own threshold is already in force.")
 
     # --- choosers ------------------------------------------------------------------
     def choose(self, method: str, **kw: Any) -> Any:
+        if self._split == "site" and self._site is not None:
+            return self._choose_on_site(method, **kw)
         from core.evaluation.choosers import choose_threshold
 
         if "val" not in self._data:
@@ -406,23 +465,84 @@ class ThresholdExplorer(QWidget):
             self.reason_label.setText(user_message(exc))
             return None
         self.reason_label.setText(f"Suggested {choice.threshold:.3f}: {choice.reason}. Not adopted yet.")
-        self._last_choice = choice
+        self._last_choice, self._last_cal = choice, None
         self.set_threshold(choice.threshold)
         return choice
 
-    # --- adoption ------------------------------------------------------------------
-    def _sync_adopt_button(self) -> None:
-        """Adopting while looking at test scores would choose on test: only from validation."""
-        on_test = self._split == "test"
-        self.adopt_btn.setEnabled(bool(self._data) and not on_test)
-        self.adopt_btn.setToolTip(
-            "Thresholds are adopted from validation scores only: switch the split to Validation."
-            if on_test else "Record this threshold for Review, with who adopts it and why."
-        )
+    def _choose_on_site(self, method: str, **kw: Any) -> Any:
+        from core.site.calibrate import calibrate_site, format_calibration
 
+        chooser = chooser_text(method, **kw)
+        try:
+            cal = calibrate_site(self.state.bundle, self._site.site, self._site.scores, chooser, self.holdout.value())
+        except Exception as exc:
+            self.reason_label.setText(user_message(exc))
+            return None
+        self.reason_label.setText(format_calibration(cal) + "\nNot adopted yet.")
+        self._last_choice, self._last_cal = cal.choice, cal
+        self.set_threshold(cal.threshold)
+        return cal
+
+    # --- site data -------------------------------------------------------------------
+    def add_site_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder of your site's labelled cases (NORMAL/, PNEUMONIA/)")
+        if folder:
+            self.add_site(folder)
+
+    def add_site(self, path: str) -> Worker | None:
+        """Score a site's labelled folder (or CSV) on a worker; the "Site" entry appears when done."""
+        from core.site.scoring import score_site_folder
+
+        bundle = self.state.bundle
+        if bundle is None or self.runner.busy():
+            return None
+        worker = Worker(score_site_folder, bundle, path)
+        self._site_worker = worker
+        self.site_progress.setValue(0)
+        self.site_progress.show()
+        self.site_cancel.show()
+        self.site_btn.setEnabled(False)
+        worker.signals.progress.connect(self._on_site_progress)
+        worker.signals.finished.connect(lambda scored, b=bundle: self._on_site_scored(b, scored))
+        worker.signals.failed.connect(self._on_site_failed)
+        self.runner.start(worker)
+        return worker
+
+    def _on_site_progress(self, p: Any) -> None:
+        fraction = getattr(p, "fraction", None)
+        if fraction is not None:
+            self.site_progress.setValue(int(float(fraction) * 1000))
+
+    def _site_finish(self) -> None:
+        self.site_progress.hide()
+        self.site_cancel.hide()
+        self.site_btn.setEnabled(self.state.bundle is not None)
+        self._site_worker = None
+
+    def _on_site_scored(self, bundle: Any, scored: Any) -> None:
+        self._site_finish()
+        if bundle is not self.state.bundle:  # the model changed while scoring: these scores are stale
+            return
+        self._site = scored
+        self._last_choice = self._last_cal = None
+        name = Path(scored.site.root).name
+        self._split_labels["site"] = f"Site: {name} ({len(scored.site)} cases)"
+        self.set_scores("site", scored.y_true, scored.scores)
+        self.site_progress.hide()
+        skipped = len(scored.site.unreadable)
+        if skipped:
+            self.banner.show_message(f"{skipped} site file(s) could not be read and are left out, e.g. "
+                                     f"{Path(scored.site.unreadable[0][0]).name}: {scored.site.unreadable[0][1]}")
+        self.siteAdded.emit(scored)
+
+    def _on_site_failed(self, exc: BaseException) -> None:
+        self._site_finish()
+        self.banner.show_message(f"The site data could not be used: {user_message(exc)}")
+
+    # --- adoption ------------------------------------------------------------------
     def adopt(self) -> Any:
-        """Ask who and why, then make the slider's threshold the one in force for this model (a profile
-        kept beside it, so it survives a restart and is what the CLI uses; the bundle is not changed)."""
+        """Record the threshold on screen as the one in force for this model (a profile beside it,
+        never inside it) and audit it; returns the profile, or None if cancelled or refused."""
         bundle = self.state.bundle
         if bundle is None or self._split == "test":
             return None
@@ -431,41 +551,46 @@ class ThresholdExplorer(QWidget):
         if answer is None:
             return None
         user, reason = answer
-        from core.trust.adoption import adopt_threshold
+        from core.site.calibrate import make_profile, manual_site_profile, validation_profile
+        from core.trust.profile import put_in_force
 
-        choice = getattr(self, "_last_choice", None)
-        method = choice.method if choice is not None and abs(choice.threshold - threshold) < 1e-9 else "manual"
-        n_val = len(self._data["val"][0]) if "val" in self._data else None
+        choice, cal = self._last_choice, self._last_cal
+        chosen = choice is not None and abs(choice.threshold - threshold) < 1e-9
         try:
-            value, source = adopt_threshold(bundle, threshold, method, reason, user, n_cases=n_val)
+            if self._split == "site" and self._site is not None:
+                if chosen and cal is not None:
+                    profile = make_profile(bundle, self._site.site, cal, user=user)
+                    profile.reason = f"{reason} ({cal.choice.reason})"
+                else:
+                    profile = manual_site_profile(bundle, self._site.site, self._site.scores, threshold, reason, user)
+            else:
+                method = choice.method if chosen and cal is None else "manual"
+                profile = validation_profile(bundle, threshold, method, reason, user)
+            put_in_force(profile, bundle)
         except Exception as exc:
             QMessageBox.warning(self, "Adopt threshold", f"The threshold was not adopted: {user_message(exc)}")
             return None
-        self.state.set_threshold(value, source)
-        self.set_threshold(value, force=True)
-        self._update_adopted_label()
-        text = (f"Threshold {value:.3f} adopted by {user}; Review uses it from now on, also after a restart "
-                "and in pneumoscope-cli.")
+        self.state.refresh_threshold()
+        self.set_threshold(threshold, force=True)
+        text = (f"In force from now on: {profile.describe()}. Review and the command line use it; "
+                "File > Revert to the model's own threshold undoes it.")
         self.reason_label.setText(text)
-        self.state.status(text)
-        return bundle
+        self.state.status(text.split(". ")[0])
+        return profile
 
-    def revert(self) -> Any:
-        """One action back to the threshold the model shipped with."""
-        bundle = self.state.bundle
-        if bundle is None:
-            return None
-        from core.trust.adoption import revert_threshold
 
-        try:
-            value, source = revert_threshold(bundle)
-        except Exception as exc:
-            QMessageBox.warning(self, "Shipped threshold", f"Nothing was changed: {user_message(exc)}")
-            return None
-        self.state.set_threshold(value, source)
-        self.set_threshold(value, force=True)
-        self._update_adopted_label()
-        text = f"Back to the model's own threshold {value:.3f} ({source})."
-        self.reason_label.setText(text)
-        self.state.status(text)
-        return value
+    def shutdown(self) -> None:
+        self.runner.cancel_all()
+        self.runner.wait(30000)
+
+
+def chooser_text(method: str, **kw: Any) -> str:
+    """The chooser as the command line writes it ("sens:0.95", "cost:5:1:0.2"), for profiles."""
+    if method == "sens":
+        return f"sens:{kw['target']:g}"
+    if method == "spec":
+        return f"spec:{kw['target']:g}"
+    if method == "cost":
+        text = f"cost:{kw['cost_fn']:g}:{kw['cost_fp']:g}"
+        return text + (f":{kw['prevalence']:g}" if kw.get("prevalence") is not None else "")
+    return method

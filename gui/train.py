@@ -15,6 +15,7 @@ from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -80,9 +81,18 @@ def build_config(values: dict[str, Any]) -> Any:
     return TrainConfig(**{k: v for k, v in values.items() if k in known})
 
 
-def run_training(values: dict[str, Any], tune: dict[str, Any] | None, progress=None, should_stop=None) -> Path:
-    config = build_config(values)
+def run_training(values: dict[str, Any], tune: dict[str, Any] | None, progress=None, should_stop=None,
+                 finetune: dict[str, Any] | None = None) -> Path:
     progress = throttled(progress, PROGRESS_INTERVAL_S)
+    if finetune:
+        from core.site.finetune import FinetuneConfig
+        from core.site.finetune import finetune as run_finetune
+
+        config = FinetuneConfig(site=values["data_root"], out=values["out"], epochs=values["epochs"],
+                                batch_size=values["batch_size"], seed=values["seed"], augment=values["augment"],
+                                **finetune)
+        return Path(run_finetune(config, progress=progress, should_stop=should_stop))
+    config = build_config(values)
     if tune:
         from core.learning.tune import tune as run_tune
 
@@ -235,6 +245,31 @@ class TrainWidget(QWidget):
             self.objective.addItem(o)
         tform.addRow("Objective", self.objective)
         mv.addWidget(tbox)
+        fbox = QGroupBox("Fine-tune the model in use on this site data")
+        fbox.setObjectName("finetuneBox")
+        fbox.setCheckable(True)
+        fbox.setChecked(False)
+        fbox.setToolTip("Starts from the weights of the model in use; the site's cases are split by patient into "
+                        "training, validation and held-out parts; the new model's card names its parent.")
+        self.finetune_box = fbox
+        fform = QFormLayout(fbox)
+        self.ft_lr = QDoubleSpinBox()
+        self.ft_lr.setDecimals(6)
+        self.ft_lr.setRange(1e-6, 1e-2)
+        self.ft_lr.setSingleStep(1e-5)
+        self.ft_lr.setValue(1e-4)
+        fform.addRow("Learning rate", self.ft_lr)
+        self.ft_freeze = QSpinBox()
+        self.ft_freeze.setRange(0, 20)
+        fform.addRow("Frozen early conv layers", self.ft_freeze)
+        self.ft_holdout = QDoubleSpinBox()
+        self.ft_holdout.setRange(0.0, 0.6)
+        self.ft_holdout.setSingleStep(0.05)
+        self.ft_holdout.setValue(0.25)
+        fform.addRow("Held out for parent vs child", self.ft_holdout)
+        fbox.toggled.connect(lambda on: on and self.tune_box.setChecked(False))
+        tbox.toggled.connect(lambda on: on and fbox.setChecked(False))
+        mv.addWidget(fbox)
         buttons = QHBoxLayout()
         self.train_btn = QPushButton("Train")
         self.train_btn.setObjectName("trainButton")
@@ -391,9 +426,15 @@ class TrainWidget(QWidget):
         if not values["data_root"]:
             self.banner.show_message("Choose a dataset folder first.")
             return None
-        tune = None
+        tune = finetune = None
         if self.tune_box.isChecked():
             tune = {"max_trials": self.max_trials.value(), "objective": self.objective.currentText()}
+        if self.finetune_box.isChecked():
+            if self.state.bundle is None:
+                self.banner.show_message("Load the model to fine-tune first (File > Open model...).")
+                return None
+            finetune = {"init_from": str(self.state.bundle.path), "lr": self.ft_lr.value(),
+                        "freeze": self.ft_freeze.value(), "holdout": self.ft_holdout.value()}
         self.banner.hide()
         self._clear_run_view()
         self._t0 = time.perf_counter()
@@ -402,7 +443,7 @@ class TrainWidget(QWidget):
         self.progress_label.setText("Loading images...")
         self.train_btn.setEnabled(False)
         self.cancel_btn.setEnabled(True)
-        self.worker = Worker(run_training, values, tune)
+        self.worker = Worker(run_training, values, tune, finetune=finetune)
         self.worker.signals.progress.connect(self._on_progress)
         self.worker.signals.finished.connect(self._on_finished)
         self.worker.signals.failed.connect(self._on_failed)
@@ -476,7 +517,7 @@ class TrainWidget(QWidget):
 
     # --- models ----------------------------------------------------------------------
     def refresh_models(self, select: str | None = None) -> None:
-        from core.learning.registry import bundle_label, list_bundles
+        from core.learning.registry import list_bundles
 
         active = str(Path(self.state.bundle.path)) if self.state.bundle is not None else None
         current = select or (self.models.currentItem().data(Qt.ItemDataRole.UserRole) if self.models.currentItem() else None)
@@ -491,11 +532,12 @@ class TrainWidget(QWidget):
             bundles.insert(0, {"path": str(bundle.path), "name": bundle.name, "created": bundle.card.get("created", ""),
                                "model": (bundle.card.get("model") or {}).get("name", ""),
                                "threshold": bundle.threshold, "shipped": False,
-                               "val_auc": auc[0] if isinstance(auc, (list, tuple)) else auc})
+                               "val_auc": auc[0] if isinstance(auc, (list, tuple)) else auc,
+                               "label": f"{bundle.name} · {str(bundle.card.get('created', ''))[:10]}"})
         for b in bundles:
             auc = f"val AUC {b['val_auc']:.3f}" if isinstance(b["val_auc"], (int, float)) else "val AUC ?"
-            tag = "  [ACTIVE]" if active is not None and Path(b["path"]) == Path(active) else ""
-            text = f"{bundle_label(b, bundles)}  ·  {auc}{tag}"
+            tags = ["ACTIVE"] if active is not None and Path(b["path"]) == Path(active) else []
+            text = f"{b['label']}  ·  {b['model']}  ·  {auc}  {' '.join(f'[{t}]' for t in tags)}"
             item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, b["path"])
             item.setToolTip(f"{b['path']}\ncreated {b['created']}")

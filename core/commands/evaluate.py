@@ -198,7 +198,7 @@ def register(subparsers: Any) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("bundle", metavar="BUNDLE", help="model bundle folder ('default' = the model active in the app, 'shipped' = the shipped one)")
+    p.add_argument("bundle", metavar="BUNDLE", help="model bundle folder ('default' = the model in use in the app, 'shipped' = the shipped model)")
     p.add_argument("data", metavar="DATA", nargs="?", help="dataset folder (default: scores stored in the bundle)")
     p.add_argument("--split", choices=("val", "test", "site"), default="val",
                    help="split to evaluate (default: val); site: every case of a site set DATA (a folder with "

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from pathlib import Path
 
 DESCRIPTION = """\
 Score chest X-ray images (DICOM, PNG, JPEG, ...) with a model bundle.
@@ -27,24 +26,21 @@ Example:
 """
 
 
-def list_images(path: Path) -> list[str]:
-    from core.cases import list_case_files
-    from core.learning.data import DatasetError
-
-    if path.is_file():
-        return [str(path)]
-    if not path.is_dir():
-        raise DatasetError(f"{path} does not exist")
-    return list_case_files(path)
-
-
 def run(args: argparse.Namespace) -> int:
-    from core.cases import CSV_COLUMNS, active_threshold, case_row, score_files, summarize, write_cases_csv
+    from core.cases import (
+        CSV_COLUMNS,
+        active_threshold,
+        case_row,
+        list_images,
+        score_files,
+        summarize,
+        write_cases_csv,
+    )
     from core.commands._progress import TerminalProgress
     from core.learning.bundle import open_bundle
 
     bundle = open_bundle(args.bundle)
-    files = list_images(Path(args.path))
+    files = list_images(args.path)
     threshold, source = active_threshold(bundle)
     progress = None if args.quiet or not args.csv else TerminalProgress()
     cases = score_files(bundle, files, threshold, source, progress=progress)
@@ -64,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 def register(subparsers) -> None:
     p = subparsers.add_parser("predict", help="score images with a model and write a CSV",
                               description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("bundle", metavar="BUNDLE", help="model bundle folder ('default' = the model active in the app, 'shipped' = the shipped one)")
+    p.add_argument("bundle", metavar="BUNDLE", help="model bundle folder ('default' = the model in use in the app, 'shipped' = the shipped model)")
     p.add_argument("path", metavar="PATH", help="an image file or a folder of images (searched recursively)")
     p.add_argument("--csv", metavar="OUT", help="write the results to this CSV file (default: print them)")
     p.add_argument("--quiet", action="store_true", help="no progress output")

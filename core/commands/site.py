@@ -38,21 +38,12 @@ def _progress(quiet: bool) -> Any:
     return TerminalProgress(stream=sys.stderr)
 
 
-def _log_adoption(bundle: Any, profile: Any) -> None:
-    from core.trust.audit import default_log
-
-    default_log().threshold_adopted(
-        profile.threshold, profile.chooser, profile.reason, bundle=bundle, adopted_by=profile.user,
-        source="site profile", site_set_sha256=profile.site_set_sha256, counts=profile.counts,
-    )
-
-
 def run_calibrate(args: argparse.Namespace) -> int:
     from core.learning.bundle import open_bundle
     from core.site.calibrate import calibrate_site, format_calibration, make_profile
     from core.site.scoring import score_site
     from core.site.sets import read_site_set
-    from core.trust.profile import profile_path, save_profile
+    from core.trust.profile import put_in_force, save_profile
 
     bundle = open_bundle(args.bundle)
     site = read_site_set(args.site)
@@ -68,8 +59,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     if args.out:
         written.append(save_profile(profile, args.out, bundle=bundle))
     if args.adopt or not args.out:
-        written.append(save_profile(profile, profile_path(bundle), bundle=bundle))
-        _log_adoption(bundle, profile)
+        written.append(put_in_force(profile, bundle))
         print(f"In force from now on for {bundle.name}: {profile.describe()} "
               f"(revert with: pneumoscope-cli site revert {args.bundle})", file=out)
     for path in written:
@@ -82,9 +72,10 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
 
 def run_drift(args: argparse.Namespace) -> int:
+    from core.cases import list_images
     from core.learning.bundle import open_bundle
     from core.site.drift import bundle_drift
-    from core.site.scoring import list_images, score_files
+    from core.site.scoring import score_files
 
     bundle = open_bundle(args.bundle)
     files = list_images(args.folder)
@@ -132,28 +123,21 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_adopt(args: argparse.Namespace) -> int:
     from core.learning.bundle import open_bundle
-    from core.trust.profile import load_profile, profile_path, save_profile
+    from core.trust.profile import load_profile, put_in_force
 
     bundle = open_bundle(args.bundle)
     profile = load_profile(args.profile, bundle)  # refuses a profile made for another model
-    save_profile(profile, profile_path(bundle), bundle=bundle)
-    _log_adoption(bundle, profile)
+    put_in_force(profile, bundle)
     print(f"In force from now on for {bundle.name}: {profile.describe()}")
     return 0
 
 
 def run_revert(args: argparse.Namespace) -> int:
     from core.learning.bundle import open_bundle
-    from core.trust.audit import default_log
-    from core.trust.profile import active_threshold, clear_profile, load_profile
+    from core.trust.profile import revert
 
     bundle = open_bundle(args.bundle)
-    had = load_profile(bundle) is not None
-    clear_profile(bundle)
-    value, text = active_threshold(bundle)
-    if had:
-        default_log().threshold_adopted(value, "revert", "site profile removed; the model's own threshold is "
-                                        "in force again", bundle=bundle, source="revert")
+    value, text, had = revert(bundle)
     print(f"{bundle.name}: threshold {value:.4f} - {text}" + ("" if had else " (there was no site profile)"))
     return 0
 
@@ -175,7 +159,7 @@ def register(subparsers: Any) -> None:
 
     c = sub.add_parser("calibrate", help="choose a threshold on your labelled cases and measure it honestly",
                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    c.add_argument("bundle", metavar="BUNDLE", help="model bundle folder ('default' = the model active in the app, 'shipped' = the shipped one)")
+    c.add_argument("bundle", metavar="BUNDLE", help="model bundle folder ('default' = the model in use in the app, 'shipped' = the shipped model)")
     c.add_argument("site", metavar="SITE", help="folder with NORMAL/ and PNEUMONIA/, or a CSV file,label[,patient]")
     c.add_argument("--out", metavar="PROFILE", type=Path,
                    help="write the site profile to this file (then it is in force only with --adopt); "
@@ -194,7 +178,7 @@ def register(subparsers: Any) -> None:
     c.set_defaults(func=run_calibrate)
 
     d = sub.add_parser("drift", help="compare recent unlabelled cases with the model's validation cases")
-    d.add_argument("bundle", metavar="BUNDLE", help="model bundle folder ('default' = the model active in the app, 'shipped' = the shipped one)")
+    d.add_argument("bundle", metavar="BUNDLE", help="model bundle folder ('default' = the model in use in the app, 'shipped' = the shipped model)")
     d.add_argument("folder", metavar="FOLDER", help="folder of recent images (searched recursively)")
     d.add_argument("--json", action="store_true", help="also print the figures as JSON")
     d.add_argument("--quiet", action="store_true", help="no progress output")

@@ -334,37 +334,33 @@ def default_bundle_path() -> Path | None:
     return path if (path / MODEL_FILE).is_file() else None
 
 
-def active_bundle_path() -> tuple[Path | None, str | None]:
-    """The model "default" means, and a note when the one the user made active cannot be used.
+def active_bundle_path() -> Path | None:
+    """The model in use: the one last opened in the app (saved in settings) if it is still there,
+    else the shipped models/default."""
+    from core.settings import read_settings
 
-    The app remembers the model the user made active (:mod:`core.settings`); while its folder
-    still holds a model that is the active one, else the shipped ``models/default``.
-    """
-    from core.settings import active_bundle_setting
+    chosen = read_settings().get("active_model")
+    if chosen and (Path(chosen) / MODEL_FILE).is_file() and (Path(chosen) / CARD_FILE).is_file():
+        return Path(chosen)
+    return default_bundle_path()
 
-    saved = active_bundle_setting()
-    if saved is not None:
-        if (saved / MODEL_FILE).is_file():
-            return saved, None
-        return default_bundle_path(), f"the active model {saved} is no longer there"
-    return default_bundle_path(), None
+
+def remember_active_bundle(path: str | os.PathLike | None) -> None:
+    """Make ``path`` the model used from now on (app start-up, ``pneumoscope-cli ... default``);
+    None or the shipped model's folder go back to the shipped model."""
+    from core.settings import write_settings
+
+    shipped = default_bundle_path()
+    if path is not None and shipped is not None and Path(path).resolve() == shipped.resolve():
+        path = None
+    write_settings(active_model=str(Path(path).resolve()) if path is not None else None)
 
 
 def open_bundle(path: str | os.PathLike | None, safe_mode: bool = True) -> ModelBundle:
-    """Load the bundle at ``path``.
-
-    ``None`` or ``"default"``: the active model (the one made active in the app, else the shipped
-    one); ``"shipped"``: the shipped ``models/default`` whatever is active.
-    """
-    if str(path) == "shipped":
-        found = default_bundle_path()
-        if found is None:
-            raise BundleError("no shipped model is installed; pass the folder of a model bundle")
-        path = found
-    elif path is None or str(path) == "default":
-        found, note = active_bundle_path()
-        if note is not None:
-            raise BundleError(f"{note}: make another model active in the app, or pass 'shipped' or a bundle folder")
+    """Load the bundle at ``path``. ``None`` or ``"default"`` means the active model (the one last
+    chosen in the app, else the shipped one); ``"shipped"`` means the shipped models/default."""
+    if path is None or str(path) in ("default", "shipped"):
+        found = default_bundle_path() if str(path) == "shipped" else active_bundle_path()
         if found is None:
             raise BundleError("no default model is installed; pass the folder of a model bundle")
         path = found

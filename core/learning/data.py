@@ -15,7 +15,6 @@ TensorFlow is imported lazily so that scanning a folder stays cheap (GUI, CLI he
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import re
@@ -32,6 +31,7 @@ import numpy as np
 from core.errors import PneumoscopeError
 from core.imaging.preprocess import resize_uint8
 from core.progress import Cancelled, Progress, ProgressFn, StopFn
+from core.trust.integrity import rows_sha256
 
 SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val",
                  "validation": "val", "test": "test", "testing": "test"}
@@ -115,10 +115,7 @@ class FolderDataset:
                 except OSError:
                     size = -1
                 rows.append(f"{split}\t{s.class_name}\t{Path(s.path).name}\t{size}")
-        h = hashlib.sha256()
-        for row in sorted(rows):
-            h.update(row.encode("utf-8") + b"\n")
-        return h.hexdigest()
+        return rows_sha256(rows)
 
 
 def _class_dirs(folder: Path) -> dict[str, Path]:

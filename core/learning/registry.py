@@ -10,13 +10,16 @@ from typing import Any
 import numpy as np
 
 from core import paths
-from core.learning.bundle import ModelBundle, load_bundle
+from core.learning.bundle import ModelBundle, load_bundle, remember_active_bundle
 from core.trust.audit import AuditLog
 from core.trust.explain import gradcam_and_score
 
 
-def load_and_warm(path: str | Path, progress=None) -> ModelBundle:
-    """Load a bundle and run one dummy case, so the first real case is scored at full speed."""
+def load_and_warm(path: str | Path, progress=None, remember: bool = False) -> ModelBundle:
+    """Load a bundle and run one dummy case, so the first real case is scored at full speed.
+
+    ``remember``: make it the model in use from now on (next launch, ``pneumoscope-cli ... default``).
+    """
     if progress is not None:
         progress(f"Loading model {Path(path).name}...")
     bundle = load_bundle(path)
@@ -27,6 +30,8 @@ def load_and_warm(path: str | Path, progress=None) -> ModelBundle:
         gradcam_and_score(bundle, dummy)
     with contextlib.suppress(Exception):  # auditing must never block loading
         AuditLog().bundle_loaded(bundle)
+    if remember:
+        remember_active_bundle(bundle.path)
     return bundle
 
 
@@ -58,45 +63,20 @@ def list_bundles() -> list[dict[str, Any]]:
             "threshold": (card.get("threshold") or {}).get("value"),
             "val_auc": auc,
             "shipped": folder == paths.default_bundle_dir(),
-            **_threshold_in_force(card),
         })
+    _add_labels(found)
     return found
 
 
-def _threshold_in_force(card: dict[str, Any]) -> dict[str, Any]:
-    """The threshold Review would use for this card's model (its profile's, else its own), and why."""
-    from core.trust.profile import ProfileError, load_profile, profile_path
-
-    own = (card.get("threshold") or {}).get("value")
-    method = (card.get("threshold") or {}).get("method")
-    result = {"threshold_in_force": own, "threshold_note": f"validation, {method}" if method else "its own"}
-    sha = card.get("model_sha256")
-    if not isinstance(sha, str):
-        return result
-    try:
-        path = profile_path(sha)
-        profile = load_profile(path) if path.is_file() else None
-    except ProfileError:
-        return result
-    if profile is not None and profile.bundle_sha256 == sha:
-        result = {"threshold_in_force": profile.threshold,
-                  "threshold_note": f"{profile.kind}, set {profile.date}" + (f" by {profile.user}" if profile.user else "")}
-    return result
-
-
-def bundle_label(entry: dict[str, Any], entries: list[dict[str, Any]]) -> str:
-    """One line that tells two models apart even when their cards share a name (say two "default"):
-    name, shipped or which folder, creation date and the threshold in force with its origin."""
-    name = str(entry.get("name") or Path(entry["path"]).name)
-    same = [e for e in entries if str(e.get("name") or Path(e["path"]).name) == name]
-    where = " (shipped)" if entry.get("shipped") else (f" (folder {Path(entry['path']).name})" if len(same) > 1 else "")
-    parts = [f"{name}{where}"]
-    if entry.get("model"):
-        parts.append(str(entry["model"]))
-    if entry.get("created"):
-        parts.append(f"created {str(entry['created'])[:10]}")
-    thr = entry.get("threshold_in_force", entry.get("threshold"))
-    if isinstance(thr, int | float):
-        note = entry.get("threshold_note")
-        parts.append(f"threshold {thr:.3f}" + (f" ({note})" if note else ""))
-    return "  ·  ".join(parts)
+def _add_labels(found: list[dict[str, Any]]) -> None:
+    """A label that tells entries apart: name, date, threshold (and the folder when names repeat)."""
+    names = [b["name"] for b in found]
+    for b in found:
+        parts = [b["name"]]
+        if names.count(b["name"]) > 1 and not b["shipped"]:
+            parts[0] += f" ({Path(b['path']).name})"
+        if b["created"]:
+            parts.append(str(b["created"])[:10])
+        if isinstance(b["threshold"], int | float):
+            parts.append(f"threshold {b['threshold']:.3f}")
+        b["label"] = " · ".join(parts) + (" [shipped]" if b["shipped"] else "")

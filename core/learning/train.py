@@ -126,6 +126,15 @@ def load_dataset(config: TrainConfig, size: int, progress: ProgressFn = None,
     _emit(progress, stage="scanning", message=f"listing images in {config.data_root}")
     ds = scan_dataset(config.data_root, config.positive_class, config.val_fraction, config.split_seed,
                       config.min_val)
+    return decode_splits(ds, size, progress, should_stop, t0=t0)
+
+
+def decode_splits(ds: FolderDataset, size: int, progress: ProgressFn = None, should_stop: StopFn = None,
+                  t0: float | None = None, what: str = "the {split} split") -> LoadedData:
+    """Decode every image of every split once; train and val must keep both classes."""
+    from core.learning.data import DatasetError
+
+    t0 = time.perf_counter() if t0 is None else t0
     samples = [s for split in ds.splits.values() for s in split]
     x, y, paths, skipped = load_arrays(samples, size, progress, should_stop)
     split_of = {s.path: s.split for s in samples}
@@ -135,9 +144,7 @@ def load_dataset(config: TrainConfig, size: int, progress: ProgressFn = None,
         arrays[split] = (x[idx], y[idx], [paths[i] for i in idx])
     for split in ("train", "val"):
         if len(np.unique(arrays[split][1])) < 2:
-            from core.learning.data import DatasetError
-
-            raise DatasetError(f"after skipping unreadable files the {split} split lacks one class")
+            raise DatasetError(f"after skipping unreadable files {what.format(split=split)} lacks one class")
     return LoadedData(ds, arrays, skipped, time.perf_counter() - t0)
 
 

@@ -174,6 +174,40 @@ def make_profile(bundle: Any, site: Any, cal: SiteCalibration, user: str | None 
     )
 
 
+def manual_site_profile(bundle: Any, site: Any, scores: Any, threshold: float, reason: str,
+                        user: str | None = None) -> SiteProfile:
+    """A site threshold set by hand while looking at all of the site's cases: recorded with the
+    figures on those same cases and the plain statement that no honest estimate remains."""
+    y, s = validate_scores(site.labels, scores, what="site scores")
+    figures = {
+        "estimate": None,
+        "note": (f"Set by hand while viewing all {len(y)} site cases, so figures measured on them are "
+                 "optimistic; no honest estimate remains. Use a chooser with held-out cases for one."),
+        "in_sample": _figures_on(y, s, float(threshold), site.groups),
+    }
+    counts = dict(site.counts())
+    counts["choose"] = len(y)
+    counts["holdout"] = 0
+    return SiteProfile(threshold=float(threshold), chooser="manual", reason=reason, user=user or _user(),
+                       bundle_sha256=str(bundle.sha256), site_set_sha256=site.sha256, counts=counts,
+                       figures=figures, holdout=0.0, kind="site")
+
+
+def validation_profile(bundle: Any, threshold: float, chooser: str, reason: str,
+                       user: str | None = None) -> SiteProfile:
+    """An operating point adopted on the model's own validation scores, kept beside the model
+    (never written into it), with the validation figures at that threshold."""
+    figures: dict[str, Any] = {"estimate": "validation"}
+    counts: dict[str, Any] = {}
+    if bundle.has_scores("val"):
+        y, s, _ = bundle.scores("val")
+        y, s = validate_scores(y, s, what="validation scores")
+        figures["validation"] = {"n": len(y), "at_threshold": OperatingCurve(y, s).at(float(threshold)).metrics_dict()}
+        counts["cases"] = len(y)
+    return SiteProfile(threshold=float(threshold), chooser=chooser, reason=reason, user=user or _user(),
+                       bundle_sha256=str(bundle.sha256), counts=counts, figures=figures, kind="adopted")
+
+
 def _user() -> str:
     try:
         return getpass.getuser()

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from core.learning.bundle import BundleError, open_bundle
-from core.learning.data import DatasetError, FolderDataset, Sample, grouped_mask, load_arrays
-from core.learning.train import LoadedData, TrainConfig, finish_bundle, fit_model
+from core.learning.data import DatasetError, FolderDataset, Sample, grouped_mask
+from core.learning.train import TrainConfig, decode_splits, finish_bundle, fit_model
 from core.progress import Cancelled, Progress, ProgressFn, StopFn
 from core.site.sets import CLASS_NAMES, SiteSet, case_key, read_site_set
 
@@ -145,18 +145,7 @@ def finetune(config: FinetuneConfig, progress: ProgressFn = None, should_stop: S
     size, _, channels = parent.input_shape
     data_root = str(Path(site.root).parent if site.source == "csv" else site.root)
 
-    t0 = time.perf_counter()
-    samples = [s for split in ds.splits.values() for s in split]
-    x, y, paths, skipped = load_arrays(samples, size, progress, should_stop)
-    split_of = {s.path: s.split for s in samples}
-    arrays = {}
-    for split in ds.splits:
-        idx = np.array([i for i, p in enumerate(paths) if split_of[p] == split], dtype=np.int64)
-        arrays[split] = (x[idx], y[idx], [paths[i] for i in idx])
-    for split in ("train", "val"):
-        if len(np.unique(arrays[split][1])) < 2:
-            raise DatasetError(f"after leaving out unreadable files the site's {split} part lacks one class")
-    data = LoadedData(ds, arrays, skipped, time.perf_counter() - t0)
+    data = decode_splits(ds, size, progress, should_stop, what="the site's {split} part")
 
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)
@@ -208,7 +197,7 @@ def finetune(config: FinetuneConfig, progress: ProgressFn = None, should_stop: S
         if should_stop is not None and should_stop():
             raise Cancelled()
         epochs_run = len(history.get("loss", []))
-        ips = epochs_run * len(arrays["train"][0]) / max(callback.train_seconds, 1e-9)
+        ips = epochs_run * len(data.arrays["train"][0]) / max(callback.train_seconds, 1e-9)
         result = finish_bundle(train_config, data, model, history, seconds, ips, cw, progress)
         _emit(progress, stage="done", message=f"saved {result}", fraction=1.0)
         return result

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from core.cases import list_case_files
 from core.errors import PneumoscopeError
 from core.learning.data import load_arrays
 from core.progress import Cancelled, Progress
@@ -109,6 +108,18 @@ def score_site(
     return ScoredSite(scored, result.scores[order], ood)
 
 
+def score_site_folder(
+    bundle: Any,
+    path: str | os.PathLike[str],
+    progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> ScoredSite:
+    """Read a labelled site set (folder or CSV) and score every case with the OOD gate."""
+    from core.site.sets import read_site_set
+
+    return score_site(bundle, read_site_set(path), with_ood=True, progress=progress, should_stop=should_stop)
+
+
 def as_scores(scored: ScoredSite, mask: np.ndarray | None = None) -> Any:
     """The scored site as evaluation :class:`~core.evaluation.evaluate.Scores` (split "site")."""
     from core.evaluation.evaluate import Scores
@@ -124,13 +135,3 @@ def as_scores(scored: ScoredSite, mask: np.ndarray | None = None) -> Any:
         source=f"site set {Path(site.root).name} ({site.describe()}; sha256 {site.sha256[:12]}), scored now",
         notes=list(site.notes),
     )
-
-
-def list_images(folder: str | os.PathLike[str]) -> list[str]:
-    """Every image file under ``folder`` (recursively), sorted; a single file is itself."""
-    p = Path(folder)
-    if p.is_file():
-        return [str(p)]
-    if not p.is_dir():
-        raise SiteScoringError(f"{p} does not exist")
-    return list_case_files(p)  # the one listing rule (Review, predict, site)

@@ -17,7 +17,6 @@ label, size) rows, so a profile can say exactly which cases it was set on.
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from core.errors import PneumoscopeError
 from core.imaging import DICOM_SUFFIXES, is_candidate_file
 from core.learning.data import patient_group
 from core.trust.audit import identifier_hash
+from core.trust.integrity import rows_sha256
 
 CLASS_NAMES = ("NORMAL", "PNEUMONIA")
 _LABELS = {"normal": 0, "0": 0, "negative": 0, "pneumonia": 1, "1": 1, "positive": 1}
@@ -121,10 +121,7 @@ def site_set_sha256(cases: list[SiteCase]) -> str:
         except OSError:
             size = -1
         rows.append(f"{c.name}\t{CLASS_NAMES[c.label]}\t{size}")
-    h = hashlib.sha256()
-    for row in sorted(rows):
-        h.update(row.encode("utf-8", "surrogatepass") + b"\n")
-    return h.hexdigest()
+    return rows_sha256(rows)
 
 
 def dicom_patient_key(path: str | os.PathLike[str]) -> str | None:

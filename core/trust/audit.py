@@ -33,6 +33,7 @@ from typing import Any
 
 from core import NEGATIVE_CLASS, POSITIVE_CLASS, __version__
 from core.errors import PneumoscopeError
+from core.trust.integrity import file_sha256
 
 EVENTS = (
     "app_start",
@@ -41,7 +42,6 @@ EVENTS = (
     "case_opened",
     "prediction",
     "threshold_adopted",
-    "threshold_reverted",
     "report_exported",
 )
 
@@ -93,14 +93,6 @@ def _is_forbidden(name: str) -> bool:
     return norm in _FORBIDDEN_FIELDS or norm.startswith(_FORBIDDEN_PREFIXES)
 
 
-def _sha256_file(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def case_hash(xray_or_path: Any) -> str:
     """Stable, non-identifying id of a case: SHA-256 (hex) of the file's bytes.
 
@@ -111,11 +103,11 @@ def case_hash(xray_or_path: Any) -> str:
     if isinstance(xray_or_path, bytes | bytearray | memoryview):
         return hashlib.sha256(bytes(xray_or_path)).hexdigest()
     if isinstance(xray_or_path, str | os.PathLike):
-        return _sha256_file(xray_or_path)
+        return file_sha256(xray_or_path)
     path = getattr(xray_or_path, "path", None)
     if path:
         try:
-            return _sha256_file(path)
+            return file_sha256(path)
         except OSError:
             pass
     pixels = getattr(xray_or_path, "pixels", xray_or_path)

@@ -39,6 +39,14 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 
 
+def rows_sha256(rows: list[str]) -> str:
+    """sha256 over text rows in sorted order: a fingerprint of a file list that ignores listing order."""
+    h = hashlib.sha256()
+    for row in sorted(rows):
+        h.update(row.encode("utf-8", "surrogatepass") + b"\n")
+    return h.hexdigest()
+
+
 def _find_lambda(node: Any) -> bool:
     if isinstance(node, dict):
         if node.get("class_name") in ("Lambda", "TFOpLambda"):

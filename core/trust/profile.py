@@ -246,3 +246,31 @@ def active_threshold(bundle: Any) -> tuple[float, str]:
     if profile is None:
         return float(bundle.threshold), bundle_threshold_text(bundle)
     return profile.threshold, profile.describe()
+
+
+def put_in_force(profile: SiteProfile, bundle: Any) -> Path:
+    """Make ``profile`` the one in force for ``bundle`` (refused if made for another model) and audit it."""
+    from core.trust.audit import AuditLog
+
+    path = save_profile(profile, profile_path(bundle), bundle=bundle)
+    AuditLog().threshold_adopted(
+        profile.threshold, profile.chooser, profile.reason, bundle=bundle, adopted_by=profile.user,
+        source=f"{profile.kind} profile", site_set_sha256=profile.site_set_sha256, counts=profile.counts,
+    )
+    return path
+
+
+def revert(bundle: Any) -> tuple[float, str, bool]:
+    """One action back to the model's own threshold: (value, text, whether a profile was removed)."""
+    from core.trust.audit import AuditLog
+
+    try:
+        had = load_profile(bundle) is not None
+    except ProfileError:  # a damaged or foreign profile is removed all the same
+        had = True
+    clear_profile(bundle)
+    value, text = active_threshold(bundle)
+    if had:
+        AuditLog().threshold_adopted(value, "revert", "site profile removed; the model's own threshold is in "
+                                     "force again", bundle=bundle, source="revert")
+    return value, text, had

@@ -52,6 +52,8 @@ CARD = {
 class FakeBundle:
     """What core.evaluation.evaluate needs from a ModelBundle: card, stored scores, score_paths."""
 
+    sha256 = "f" * 64  # a model hash with no profile: its own threshold is in force
+
     def __init__(self, stored: dict | None = None, card: dict | None = None) -> None:
         self.card = json.loads(json.dumps(card or CARD))
         self._stored = stored if stored is not None else {

@@ -85,3 +85,17 @@ def test_cli_predict_counts_not_applicable(dicom_dir, tmp_path, capsys):
     assert main(["predict", "default", str(folder), "--csv", str(out), "--quiet"]) == 0
     assert "2 not applicable" in capsys.readouterr().out
     assert all(r["label"] == "" for r in csv.DictReader(out.open()))
+
+
+def test_node_results_for_a_no_call_case_carry_no_score(bundle, dicom_dir):
+    from core.node.results import build_sr, summary_lines
+
+    source = dicom_dir / "edge" / "pdd_RG3_J2KR.dcm"  # an extremity film, sent as if by a modality
+    case = score_case(bundle, source, audit=False)
+    assert case.label is None
+    lines = summary_lines(case, bundle.sha256)
+    assert "score not applicable" in lines[0] and "no call: not a chest X-ray like the training data" in lines[0]
+    assert f"{case.score:.3f}" not in lines[0]
+    sr = build_sr(source, case, bundle.sha256)
+    names = [item.ConceptNameCodeSequence[0].CodeMeaning for item in sr.ContentSequence]
+    assert "Pneumonia score" not in names and "Call at threshold" in names

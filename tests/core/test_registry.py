@@ -27,6 +27,16 @@ def test_list_bundles_has_the_shipped_model_and_user_models_newest_first(tmp_pat
     assert found[1]["name"] == "mine" and found[1]["path"] == str(user / "mine")
     shipped = json.loads((REPO / "models" / "default" / "card.json").read_text())
     assert found[0]["threshold"] == shipped["threshold"]["value"] and 0.9 < found[0]["val_auc"] <= 1.0
+    assert found[0]["label"].endswith("[shipped]") and "threshold 0.560" in found[0]["label"]
+
+
+def test_entries_with_the_same_name_are_told_apart():
+    user = paths.user_models_dir()
+    for folder in ("default-adopted-1", "default-adopted-2"):
+        shutil.copytree(REPO / "models" / "default", user / folder)
+    labels = [b["label"] for b in list_bundles()]
+    assert len(set(labels)) == 3
+    assert any("(default-adopted-1)" in t for t in labels) and any("(default-adopted-2)" in t for t in labels)
 
 
 def test_load_and_warm_audits_the_load():

@@ -24,7 +24,7 @@ def _site(root: Path) -> list[Path]:
 
 
 def test_open_folder_lists_images_in_subfolders(qtbot, window, tmp_path):
-    from core.site.scoring import list_images
+    from core.cases import list_images
 
     files = _site(tmp_path / "SITE")
     review = window.review

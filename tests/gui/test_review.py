@@ -276,3 +276,26 @@ def test_score_text_never_rounds_to_certainty():
     assert format_score(0.77, 0.56) == "Score 0.77 - PNEUMONIA (threshold 0.56)"
     assert format_score(1.0, 0.56).startswith("Score 1.00 - PNEUMONIA")
     assert format_score(0.5601, 0.5604).startswith("Score 0.5601 - NORMAL")  # >= rule, shown apart
+
+
+def test_review_status_shows_drift_of_this_sessions_cases(qtbot, loaded_window, tmp_path):
+    """Issue 11.6: the cases reviewed are compared with the model's validation scores."""
+    from core.site.drift import drift_of_cases
+    from tests.gui.conftest import _synthetic_xray
+
+    review = loaded_window.review
+    assert review.drift_label.text() == ""
+    rng = np.random.default_rng(3)
+    paths = []
+    for i in range(3):
+        p = tmp_path / f"case{i}.png"
+        Image.fromarray(_synthetic_xray(rng, sick=bool(i % 2))).save(p)
+        paths.append(p)
+    for p in [*paths, paths[0]]:  # the same case twice counts once
+        with qtbot.waitSignal(review.scored, timeout=60000):
+            drop(review.view, [p])
+    report = drift_of_cases(loaded_window.state.bundle, list(review._session.values()))
+    assert report.n == 3 and review.drift_label.text().endswith(report.status)
+    assert "too few cases" in review.drift_label.text()
+    loaded_window.state.set_bundle(loaded_window.state.bundle)  # a (re)loaded model starts afresh
+    assert review.drift_label.text() == ""

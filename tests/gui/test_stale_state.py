@@ -29,24 +29,6 @@ def test_failed_evaluation_clears_the_old_results_and_export(qtbot, loaded_windo
     ev.grab().save(str(tmp_path / "evaluate_after_failure.png"))
 
 
-def test_adopt_is_off_while_viewing_test_scores(loaded_window, tmp_path, monkeypatch):
-    import gui.threshold as th
-
-    loaded_window.build_all_screens()
-    explorer = loaded_window.threshold
-    explorer.split_combo.setCurrentIndex(explorer.split_combo.findData("val"))
-    assert explorer.adopt_btn.isEnabled()
-    explorer.split_combo.setCurrentIndex(explorer.split_combo.findData("test"))
-    assert not explorer.adopt_btn.isEnabled()
-    assert "Validation" in explorer.adopt_btn.toolTip()
-    asked = []
-    monkeypatch.setattr(th, "ask_adoption", lambda *a: asked.append(a) or ("me", "why"))
-    assert explorer.adopt() is None and not asked  # not even by a call that bypasses the button
-    explorer.grab().save(str(tmp_path / "threshold_test_split.png"))
-    explorer.split_combo.setCurrentIndex(explorer.split_combo.findData("val"))
-    assert explorer.adopt_btn.isEnabled()
-
-
 def test_review_says_the_model_is_loading_not_missing(qtbot, window, tiny_bundle, tmp_path):
     review, state = window.review, window.state
     png = tmp_path / "case.png"

@@ -79,9 +79,9 @@ def _audit_records():
     return AuditLog().read(event="threshold_adopted")
 
 
-def test_adopt_threshold_writes_a_profile_and_audit_and_review_follows(qtbot, loaded_window, monkeypatch):
+def test_adopt_threshold_writes_profile_and_audit_and_review_follows(qtbot, loaded_window, monkeypatch):
     import gui.threshold
-    from core.trust.profile import load_profile
+    from core.trust.profile import load_profile, profile_path
 
     monkeypatch.setattr(gui.threshold, "ask_adoption", lambda parent, t: ("Dr Test", "agreed at M&M"))
     explorer = loaded_window.threshold
@@ -90,53 +90,73 @@ def test_adopt_threshold_writes_a_profile_and_audit_and_review_follows(qtbot, lo
     explorer.spin.setValue(0.314)
     seen = []
     loaded_window.state.thresholdChanged.connect(seen.append)
-    assert explorer.adopt() is bundle
-    assert (bundle.path / "card.json").read_text() == card_before  # the bundle itself is not changed
-    profile = load_profile(bundle)
-    assert profile.kind == "adopted" and profile.threshold == pytest.approx(0.314)
-    assert profile.user == "Dr Test" and profile.reason == "agreed at M&M"
+    profile = explorer.adopt()
+    assert profile is not None and profile.kind == "adopted" and profile.user == "Dr Test"
+    assert (bundle.path / "card.json").read_text() == card_before  # the model itself is never rewritten
+    assert profile_path(bundle).parent != bundle.path
+    saved = load_profile(bundle)
+    assert saved.threshold == pytest.approx(0.314) and "agreed at M&M" in saved.reason
     assert loaded_window.state.threshold == pytest.approx(0.314)
     assert "adopted threshold 0.314" in loaded_window.state.threshold_source
     assert seen and seen[-1] == pytest.approx(0.314)
     records = _audit_records()
     assert len(records) == 1 and records[0]["value"] == pytest.approx(0.314)
     assert records[0]["reason"] == "agreed at M&M"
-    # review renders its score against the adopted threshold
+    # review renders its score against the adopted threshold and says where it comes from
     review = loaded_window.review
-    review.score = 0.3
     from core.cases import Case
 
-    review.case = Case(path="x", score=0.3, threshold=0.314)
+    review.score = 0.3
+    review.case = Case(path="x", score=0.3)  # a chest film: neither the gate nor the view check fired
     review._render_score()
     assert review.score_label.text().endswith("(threshold 0.31)") and "NORMAL" in review.score_label.text()
+    assert "adopted threshold 0.314" in review.model_label.text()
 
 
-def test_adopt_on_shipped_bundle_leaves_it_untouched_and_one_action_reverts(qtbot, window, tiny_bundle_path,
-                                                                           tmp_path, monkeypatch):
+def test_adopted_threshold_survives_a_restart_and_reverts_in_one_action(qtbot, window, tiny_bundle_path,
+                                                                        tmp_path, monkeypatch):
+    """Issue 14.1: adopting on the shipped (read-only) model, then quitting and relaunching."""
     import core.paths
     import gui.threshold
-    from core.learning.bundle import load_bundle
-    from core.trust.audit import AuditLog
+    from core.learning.bundle import load_bundle, open_bundle
+    from gui.window import create_window
 
     fake_install = tmp_path / "install"
     shipped = fake_install / "models" / "default"
     shutil.copytree(tiny_bundle_path, shipped)
     monkeypatch.setattr(core.paths, "install_root", lambda: fake_install)
     before = (shipped / "card.json").read_text()
-    own = load_bundle(shipped).threshold
     window.state.set_bundle(load_bundle(shipped))
-    window.build_all_screens()
-    assert not window.threshold.revert_btn.isEnabled()
+    own = window.state.threshold
     monkeypatch.setattr(gui.threshold, "ask_adoption", lambda parent, t: ("Dr Test", "site setting"))
     window.threshold.spin.setValue(0.6)
     assert window.threshold.adopt() is not None
     assert (shipped / "card.json").read_text() == before  # shipped bundle untouched
-    assert not any(core.paths.user_models_dir().iterdir())  # and not copied either
-    assert window.state.threshold == pytest.approx(0.6) and window.threshold.revert_btn.isEnabled()
+    assert list(core.paths.user_models_dir().iterdir()) == []  # and not copied
     assert _audit_records()[-1]["value"] == pytest.approx(0.6)
-    window.threshold.revert_btn.click()
-    assert window.state.threshold == pytest.approx(own) and not window.threshold.revert_btn.isEnabled()
-    assert AuditLog().read(event="threshold_reverted")[-1]["value"] == pytest.approx(own)
+    # "Relaunch": a new window loads the model in use and gets the adopted threshold back.
+    again = create_window(load_default=False)
+    qtbot.addWidget(again)
+    again.state.set_bundle(open_bundle("default"))
+    assert again.state.threshold == pytest.approx(0.6) and "adopted threshold 0.600" in again.state.threshold_source
+    assert "adopted threshold 0.600" in again.model_status.text()
+    # The CLI's "default" means the same model with the same threshold.
+    from core.cases import active_threshold
+
+    assert active_threshold(open_bundle("default"))[0] == pytest.approx(0.6)
+    again.revert_threshold()
+    assert again.state.threshold == pytest.approx(own) and "validation threshold" in again.state.threshold_source
+    assert _audit_records()[-1]["method"] == "revert"
+    again.shutdown()
+
+
+def test_test_split_cannot_be_adopted(loaded_window):
+    explorer = loaded_window.threshold
+    explorer.split_combo.setCurrentIndex(explorer.split_combo.findData("test"))
+    assert explorer.split == "test" and not explorer.adopt_btn.isEnabled()
+    assert explorer.adopt() is None
+    explorer.split_combo.setCurrentIndex(explorer.split_combo.findData("val"))
+    assert explorer.adopt_btn.isEnabled()
 
 
 def test_cancelled_adoption_changes_nothing(loaded_window, monkeypatch):

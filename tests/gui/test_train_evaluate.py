@@ -185,3 +185,24 @@ def test_tuning_through_screen_lists_the_best_bundle(qtbot, window, tiny_dataset
     assert train.models.currentItem().data(0x0100) == str(path)  # the new bundle is selected, ready to activate
     shown = train.history.history
     assert shown and shown == {k: pytest.approx(v) for k, v in card["training"]["history"].items()}
+
+
+@pytest.mark.slow
+def test_fine_tune_through_screen_names_the_parent(qtbot, loaded_window, tmp_path):
+    """Issue 11.4: the Train screen fine-tunes the model in use on a site folder."""
+    import json
+
+    from tests.gui.conftest import make_dataset
+
+    site = make_dataset(tmp_path / "site", n_per_class=20, seed=11) / "train"
+    parent = loaded_window.state.bundle
+    train = loaded_window.train
+    _setup_form(train, site, epochs=1)
+    train.finetune_box.setChecked(True)
+    assert not train.tune_box.isChecked()
+    train.ft_freeze.setValue(1)
+    with qtbot.waitSignal(train.trainingFinished, timeout=240000) as blocker:
+        train.start_training()
+    card = json.loads((blocker.args[0] / "card.json").read_text())
+    text = json.dumps(card)
+    assert parent.sha256 in text  # the child's card names its parent

@@ -1,0 +1,204 @@
+"""The scoring queue: one thread that scores received instances and sends the results on.
+
+A *scorer* is any callable ``scorer(path) -> case`` whose result has the attributes of
+:class:`core.cases.Case` (``score``, ``threshold``, ``threshold_source``, ``label``,
+``ood_flag``, ``ood_distance``, ``chest_warning``, ``heatmap``, ``xray``, ``error``); it may carry
+``model_sha256``. :class:`BundleScorer` is the real one. A scorer that raises, or returns a case
+with an ``error``, gives a ``failed`` row; the worker carries on with the next instance.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from core.node.errors import NodeError
+from core.node.inbox import Inbox
+
+log = logging.getLogger("pneumoscope.node")
+
+Scorer = Callable[[Path], Any]
+# send(source_path, case, model_sha256, results_dir) -> None; raises NodeError on failure.
+ResultSender = Callable[[Path, Any, str, Path], None]
+
+
+class BundleScorer:
+    """Scores with a model bundle through :func:`core.cases.score_case` (audited, with the
+    adopted threshold), computing the heat map only when results are sent."""
+
+    def __init__(self, bundle: Any, want_heatmap: bool = True) -> None:
+        self.bundle = bundle
+        self.want_heatmap = want_heatmap
+        self.model_sha256 = str(bundle.sha256)
+
+    def __call__(self, path: Path) -> Any:
+        from core.cases import score_case
+
+        return score_case(self.bundle, path, want_heatmap=self.want_heatmap, audit=True)
+
+
+class ScoringWorker:
+    """Scores UIDs put on its queue, in order, on one background thread."""
+
+    def __init__(
+        self,
+        inbox: Inbox,
+        scorer: Scorer,
+        sender: ResultSender | None = None,
+        on_done: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.inbox = inbox
+        self.scorer = scorer
+        self.sender = sender
+        self.on_done = on_done
+        self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self.stats = {"scored": 0, "failed": 0, "sent": 0, "send_failed": 0}
+        self.busy = ""
+
+    @property
+    def model_sha256(self) -> str:
+        return str(getattr(self.scorer, "model_sha256", "") or "")
+
+    def put(self, uid: str) -> None:
+        self._queue.put(("score", uid))
+
+    def put_send(self, uid: str) -> None:
+        self._queue.put(("send", uid))
+
+    def pending(self) -> int:
+        return self._queue.qsize() + (1 if self.busy else 0)
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="pneumoscope-node-scoring", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop after the instance being scored now; what is still queued stays in the inbox
+        and is scored on the next start."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._stop.set()
+        self._queue.put(None)
+        thread.join(timeout)
+
+    def join_idle(self, timeout: float) -> bool:
+        """Wait until the queue is empty and nothing is being scored (for tests and benchmarks)."""
+        import time
+
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self._queue.unfinished_tasks == 0:
+                return True
+            time.sleep(0.02)
+        return False
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                kind, uid = item
+                self.busy = uid
+                if kind == "score":
+                    self._score(uid)
+                else:
+                    self._send(uid, None)
+            except Exception:  # never let one instance kill the queue
+                log.exception("node worker: unexpected error")
+            finally:
+                self.busy = ""
+                self._queue.task_done()
+
+    def _bump(self, key: str) -> None:
+        with self._lock:
+            self.stats[key] += 1
+
+    def _score(self, uid: str) -> None:
+        path = self.inbox.path_for(uid)
+        if not path.exists():
+            self.inbox.worklist.append("failed", uid, error="the received file is missing from the inbox")
+            self._bump("failed")
+            return
+        try:
+            case = self.scorer(path)
+        except Exception as exc:
+            message = str(exc) or type(exc).__name__
+            log.warning("scoring %s failed: %s", path.name, message)
+            self.inbox.worklist.append("failed", uid, error=message[:500])
+            self._bump("failed")
+            self._notify(uid, "failed")
+            return
+        error = getattr(case, "error", None)
+        if error:
+            self.inbox.worklist.append("failed", uid, error=str(error)[:500])
+            self._bump("failed")
+            self._notify(uid, "failed")
+            return
+        self.inbox.worklist.append(
+            "scored",
+            uid,
+            score=_float(getattr(case, "score", None)),
+            threshold=_float(getattr(case, "threshold", None)),
+            threshold_source=str(getattr(case, "threshold_source", "") or ""),
+            label=getattr(case, "label", None),
+            ood_flag=bool(getattr(case, "ood_flag", False)),
+            ood_distance=_float(getattr(case, "ood_distance", None)),
+            chest_warning=getattr(case, "chest_warning", None),
+            no_call_reason=getattr(case, "no_call_reason", None),
+            model_sha256=self.model_sha256,
+        )
+        self._bump("scored")
+        self._notify(uid, "scored")
+        if self.sender is not None:
+            self._send(uid, case)
+
+    def _send(self, uid: str, case: Any) -> None:
+        if self.sender is None:
+            return
+        path = self.inbox.path_for(uid)
+        if case is None:  # a resend after a restart: score again to rebuild the results
+            try:
+                case = self.scorer(path)
+            except Exception as exc:
+                self.inbox.worklist.append("send_failed", uid, error=f"cannot rescore: {exc}"[:500])
+                self._bump("send_failed")
+                return
+        try:
+            self.sender(path, case, self.model_sha256, self.inbox.results_dir(uid))
+        except NodeError as exc:
+            log.warning("sending results for %s failed: %s", path.name, exc)
+            self.inbox.worklist.append("send_failed", uid, error=str(exc)[:500])
+            self._bump("send_failed")
+            self._notify(uid, "send_failed")
+            return
+        self.inbox.worklist.append("sent", uid)
+        self._bump("sent")
+        self._notify(uid, "sent")
+
+    def _notify(self, uid: str, what: str) -> None:
+        if self.on_done is not None:
+            try:
+                self.on_done(uid, what)
+            except Exception:
+                log.exception("node worker: on_done callback failed")
+
+
+def _float(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,333 @@
+"""Worklist screen: what the DICOM node received, newest first, updating live.
+
+The view reads the node's journal (core.node.worklist) on a timer, so it shows the work of a
+listener running in this window or of a headless ``pneumoscope-cli listen`` on the same inbox.
+The listener itself is core's :class:`core.node.service.Node`; its threads never touch widgets.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import socket
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.node.config import NodeSettings, load_settings, save_settings
+from core.node.errors import NodeError
+from core.node.worklist import Worklist, WorklistRow
+
+COLUMNS = ("Received", "Patient key", "Score", "Label", "Threshold", "OOD", "Reviewed", "Status")
+_LIGHTS = {"on": "#2e9d48", "other": "#d29a00", "off": "#8a8f98", "error": "#c0392b"}
+
+
+def local_time(iso: str) -> str:
+    try:
+        when = _dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    return when.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def row_cells(row: WorklistRow) -> list[str]:
+    if row.status == "scored":
+        score = "not applicable" if row.no_call_reason else ("n/a" if row.score is None else f"{row.score:.3f}")
+        label = row.label or "no call"
+        status = {"sent": "scored, results sent", "": "scored"}.get(row.sent, f"scored; send {row.sent}")
+    else:
+        score, label = "", ""
+        status = "waiting to be scored" if row.status == "queued" else f"failed: {row.error}"
+    ood = "yes" if row.ood_flag else ("no" if row.status == "scored" else "")
+    threshold = "" if row.threshold is None else f"{row.threshold:.3f}"
+    return [local_time(row.received), row.patient_key or "-", score, label, threshold, ood,
+            "yes" if row.reviewed else "", status]
+
+
+class NodeSettingsDialog(QDialog):
+    """Edit and save the node settings (validated by core before they are written)."""
+
+    def __init__(self, settings: NodeSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("DICOM node settings")
+        self.settings = settings
+        form = QFormLayout(self)
+        self.enabled = QCheckBox("Start the listener when Pneumoscope starts")
+        self.enabled.setChecked(settings.enabled)
+        self.aet = QLineEdit(settings.ae_title)
+        self.port = QSpinBox()
+        self.port.setRange(1, 65535)
+        self.port.setValue(int(settings.port))
+        self.bind = QLineEdit(settings.bind_host)
+        self.bind.setToolTip("127.0.0.1: this computer only. 0.0.0.0: every network interface.")
+        self.allowed = QLineEdit(", ".join(settings.allowed_callers))
+        self.allowed.setPlaceholderText("any calling AE title")
+        self.destination = QLineEdit(settings.destination)
+        self.destination.setPlaceholderText("HOST:PORT:AET of the PACS, or empty to keep results here")
+        self.inbox = QLineEdit(settings.inbox)
+        self.inbox.setPlaceholderText(str(settings.inbox_path()))
+        self.max_mb = QDoubleSpinBox()
+        self.max_mb.setRange(1, 10000)
+        self.max_mb.setSuffix(" MB")
+        self.max_mb.setValue(float(settings.max_instance_mb))
+        form.addRow(self.enabled)
+        form.addRow("AE title", self.aet)
+        form.addRow("Port", self.port)
+        form.addRow("Listen on", self.bind)
+        form.addRow("Allowed callers", self.allowed)
+        form.addRow("Send results to", self.destination)
+        form.addRow("Inbox folder", self.inbox)
+        form.addRow("Largest instance", self.max_mb)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def edited(self) -> NodeSettings:
+        return NodeSettings(
+            enabled=self.enabled.isChecked(),
+            ae_title=self.aet.text().strip(),
+            port=self.port.value(),
+            bind_host=self.bind.text().strip(),
+            allowed_callers=[a.strip() for a in self.allowed.text().split(",") if a.strip()],
+            destination=self.destination.text().strip(),
+            inbox=self.inbox.text().strip(),
+            max_instance_mb=self.max_mb.value(),
+            send_secondary_capture=self.settings.send_secondary_capture,
+            send_sr=self.settings.send_sr,
+        )
+
+    def save(self) -> None:
+        try:
+            settings = self.edited()
+            save_settings(settings)
+        except (NodeError, OSError) as exc:
+            QMessageBox.warning(self, "DICOM node settings", str(exc))
+            return
+        self.settings = settings
+        self.accept()
+
+
+class WorklistWidget(QWidget):
+    """Received studies with their scores; double-click opens one in Review."""
+
+    openRequested = Signal(str)  # path of the received file
+
+    def __init__(self, state: Any, parent: QWidget | None = None, poll_ms: int = 1000) -> None:
+        super().__init__(parent)
+        self.setObjectName("worklistScreen")
+        self.state = state
+        self.node: Any = None
+        self.error = ""
+        self._signature: tuple[int, int] | None = None
+        self._rows: list[WorklistRow] = []
+        try:
+            self.settings = load_settings()
+        except NodeError as exc:
+            self.settings, self.error = NodeSettings(), str(exc)
+        self._build()
+        self._open_worklist()
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start(poll_ms)
+        state.bundleChanged.connect(self._on_bundle)
+        self.refresh()
+        if self.settings.enabled and state.bundle is not None:
+            QTimer.singleShot(0, self.start_listener)
+
+    # -- layout ----------------------------------------------------------------------------
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        top = QHBoxLayout()
+        self.light = QLabel()
+        self.light.setObjectName("listenerLight")
+        self.light.setFixedSize(16, 16)
+        self.status = QLabel()
+        self.status.setObjectName("listenerStatus")
+        self.start_button = QPushButton("Start listener")
+        self.start_button.clicked.connect(self.toggle_listener)
+        self.settings_button = QPushButton("Settings...")
+        self.settings_button.clicked.connect(self.edit_settings)
+        self.counts = QLabel()
+        top.addWidget(self.light)
+        top.addWidget(self.status, 1)
+        top.addWidget(self.counts)
+        top.addWidget(self.start_button)
+        top.addWidget(self.settings_button)
+        layout.addLayout(top)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setObjectName("worklistTable")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.table.cellDoubleClicked.connect(self._on_double_click)
+        layout.addWidget(self.table, 1)
+        note = QLabel("Double-click a row to open it in Review. Patient keys are hashed on this computer; "
+                      "no patient ID is stored in the worklist. Research use only.")
+        note.setWordWrap(True)
+        layout.addWidget(note)
+
+    def _open_worklist(self) -> None:
+        try:
+            self.worklist = Worklist(self.settings.inbox_path())
+        except (NodeError, OSError) as exc:
+            self.error = f"cannot open the inbox {self.settings.inbox_path()}: {exc}"
+            self.worklist = None
+
+    # -- the listener ------------------------------------------------------------------------
+    @property
+    def listening(self) -> bool:
+        return self.node is not None and self.node.running
+
+    def start_listener(self) -> bool:
+        if self.listening:
+            return True
+        bundle = self.state.bundle
+        if bundle is None:
+            self.error = "load a model before starting the listener"
+            self.refresh()
+            return False
+        from core.node.service import Node
+        from core.node.worker import BundleScorer
+
+        sending = self.settings.destination_parsed() is not None
+        try:
+            node = Node(self.settings, BundleScorer(bundle, want_heatmap=sending))
+            node.start()
+        except NodeError as exc:
+            self.error = str(exc)
+            self.refresh()
+            return False
+        self.node, self.error = node, ""
+        self.refresh()
+        return True
+
+    def stop_listener(self) -> None:
+        node, self.node = self.node, None
+        if node is not None:
+            node.stop()
+        self.refresh()
+
+    def toggle_listener(self) -> None:
+        if self.listening:
+            self.stop_listener()
+        else:
+            self.start_listener()
+
+    def edit_settings(self) -> None:
+        dialog = NodeSettingsDialog(self.settings, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            was_listening = self.listening
+            if was_listening:
+                self.stop_listener()
+            self.settings, self.error = dialog.settings, ""
+            self._signature = None
+            self._open_worklist()
+            if was_listening:
+                self.start_listener()
+            self.refresh()
+
+    def _on_bundle(self, bundle: Any) -> None:
+        if bundle is None:
+            return
+        if self.listening:  # score with the model now in use
+            self.stop_listener()
+            self.start_listener()
+        elif self.settings.enabled and not self.error:
+            self.start_listener()
+
+    def other_listener(self) -> bool:
+        """Is something answering on the configured port (a headless `pneumoscope-cli listen`)?"""
+        host = self.settings.bind_host if self.settings.bind_host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        try:
+            with socket.create_connection((host, int(self.settings.port)), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    # -- refreshing --------------------------------------------------------------------------
+    def light_state(self) -> str:
+        if self.error:
+            return "error"
+        if self.listening:
+            return "on"
+        return "other" if self.other_listener() else "off"
+
+    def refresh(self) -> None:
+        state = self.light_state()
+        self.light.setStyleSheet(f"background:{_LIGHTS[state]}; border-radius:8px;")
+        self.light.setProperty("lightState", state)
+        s = self.settings
+        self.status.setText({
+            "on": f"Listening as {s.ae_title} on {s.bind_host}:{s.port}"
+                  + (f"; results to {s.destination}" if s.destination else "; results kept here"),
+            "other": f"A listener is running on port {s.port} outside this window (pneumoscope-cli listen?)",
+            "off": "Listener off",
+            "error": f"Listener: {self.error}",
+        }[state])
+        self.start_button.setText("Stop listener" if self.listening else "Start listener")
+        self.start_button.setEnabled(self.listening or state != "other")
+        if self.worklist is None:
+            return
+        signature = self.worklist.signature()
+        if signature == self._signature:
+            return
+        self._signature = signature
+        self._rows = self.worklist.rows()
+        self.table.setRowCount(len(self._rows))
+        for r, row in enumerate(self._rows):
+            for c, text in enumerate(row_cells(row)):
+                item = QTableWidgetItem(text)
+                if c == 3 and row.label == "PNEUMONIA":
+                    item.setForeground(Qt.GlobalColor.darkRed)
+                if c == 4 and row.threshold_source:
+                    item.setToolTip(row.threshold_source)
+                if c == 5 and row.ood_flag:
+                    item.setToolTip("The image does not look like the training images: read the score with care.")
+                self.table.setItem(r, c, item)
+        scored = sum(1 for row in self._rows if row.status == "scored")
+        self.counts.setText(f"{len(self._rows)} received, {scored} scored")
+
+    def rows(self) -> list[WorklistRow]:
+        return list(self._rows)
+
+    def _on_double_click(self, row: int, _column: int) -> None:
+        if 0 <= row < len(self._rows):
+            self.open_row(self._rows[row])
+
+    def open_row(self, row: WorklistRow) -> None:
+        path = Path(self.settings.inbox_path()) / row.file
+        if not path.exists():
+            QMessageBox.warning(self, "Worklist", f"The received file is no longer in the inbox:\n{path}")
+            return
+        if self.worklist is not None and not row.reviewed:
+            self.worklist.mark_reviewed(row.uid)
+        self.openRequested.emit(str(path))
+        self.refresh()
+
+    def shutdown(self) -> None:
+        self.timer.stop()
+        self.stop_listener()
