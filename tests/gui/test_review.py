@@ -216,7 +216,7 @@ def test_no_ood_warning_without_a_gate(qtbot, window, tiny_bundle, dicom_dir):
 
 
 def test_dicom_date_shown_unambiguously():
-    from gui.review import format_dicom_date
+    from gui.image_info import format_dicom_date
 
     assert format_dicom_date("20240307") == "2024-03-07"
     assert format_dicom_date(" 19010101 ") == "1901-01-01"
