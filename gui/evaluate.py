@@ -213,7 +213,7 @@ class EvaluateWidget(QWidget):
         except OSError:
             bundles = []
         for b in bundles:
-            if active is not None and Path(b["path"]) == Path(active.path):
+            if active is not None and Path(b["path"]).resolve() == Path(active.path).resolve():
                 continue
             self.model_combo.addItem(b["label"], b["path"])
             self._cards[b["path"]] = b

@@ -45,14 +45,14 @@ class ModelList(QWidget):
         """List the bundles, the one in use (``bundle``) tagged ACTIVE; keep or move the selection."""
         from core.learning.registry import list_bundles
 
-        active = str(Path(bundle.path)) if bundle is not None else None
+        active = str(Path(bundle.path).resolve()) if bundle is not None else None
         current = select or (self.models.currentItem().data(Qt.ItemDataRole.UserRole) if self.models.currentItem() else None)
         self.models.clear()
         try:
             bundles = list_bundles()
         except OSError:
             bundles = []
-        if bundle is not None and all(Path(b["path"]) != Path(bundle.path) for b in bundles):
+        if bundle is not None and all(Path(b["path"]).resolve() != Path(bundle.path).resolve() for b in bundles):
             auc = ((bundle.card.get("metrics") or {}).get("val") or {}).get("auc")
             bundles.insert(0, {"path": str(bundle.path), "name": bundle.name, "created": bundle.card.get("created", ""),
                                "model": (bundle.card.get("model") or {}).get("name", ""),
@@ -61,7 +61,7 @@ class ModelList(QWidget):
                                "label": f"{bundle.name} · {str(bundle.card.get('created', ''))[:10]}"})
         for b in bundles:
             auc = f"val AUC {b['val_auc']:.3f}" if isinstance(b["val_auc"], (int, float)) else "val AUC ?"
-            tags = ["ACTIVE"] if active is not None and Path(b["path"]) == Path(active) else []
+            tags = ["ACTIVE"] if active is not None and Path(b["path"]).resolve() == Path(active) else []
             text = f"{b['label']}  ·  {b['model']}  ·  {auc}  {' '.join(f'[{t}]' for t in tags)}"
             item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, b["path"])
