@@ -40,7 +40,7 @@ def compute_evaluation(bundle: Any, split: str, data_root: str | None, threshold
     means the bundle's own adopted threshold.
     """
     from core.evaluation.evaluate import build_report, stored_scores
-    from core.evaluation.report import calibration_figure, roc_figure
+    from core.evaluation.figures import calibration_figure, roc_figure
     from core.learning.scoring import evaluate_bundle
 
     if isinstance(bundle, (str, Path)):

@@ -387,20 +387,3 @@ def default_log() -> AuditLog:
     if _default is None or _default.path != path:
         _default = AuditLog(path)
     return _default
-
-
-def format_record(rec: Mapping[str, Any]) -> str:
-    """One readable line for a record: time, event, user, then the event's own fields."""
-    skip = {"ts", "event", "app_version", "user", "host", "pid"}
-    parts = []
-    for key, value in rec.items():
-        if key in skip or value is None:
-            continue
-        if isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value):
-            value = value[:12] + "..."
-        elif isinstance(value, float):
-            value = f"{value:.4g}"
-        elif isinstance(value, dict | list):
-            value = json.dumps(value, separators=(",", ":"))
-        parts.append(f"{key}={value}")
-    return f"{rec.get('ts', '?'):<24} {rec.get('event', '?'):<18} {rec.get('user', '?'):<10} " + " ".join(parts)

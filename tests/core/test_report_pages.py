@@ -9,6 +9,7 @@ import re
 import pytest
 
 from core.evaluation import choosers
+from core.evaluation import figures as fg
 from core.evaluation import report as rp
 from core.evaluation.evaluate import Scores, build_report
 
@@ -76,7 +77,7 @@ def test_no_text_on_a_report_page_overlaps_another_or_leaves_the_page():
 def test_learning_rate_has_its_own_axis_not_the_accuracy_axis():
     history = {"accuracy": [0.8, 0.9, 0.95], "val_accuracy": [0.82, 0.88, 0.9], "loss": [0.5, 0.3, 0.2],
                "val_loss": [0.6, 0.4, 0.35], "learning_rate": [1e-3, 1e-3, 3e-4]}
-    fig = rp.history_figure(history)
+    fig = fg.history_figure(history)
     by_title = {ax.get_title(): ax for ax in fig.axes}
     metrics = by_title["Metrics"]
     assert not any("learning" in line.get_label() for line in metrics.get_lines())
