@@ -45,10 +45,6 @@ __all__ = [
 ]
 
 
-def _pct(v: float) -> str:
-    return "n/a" if v is None or math.isnan(v) else f"{v:.1%}"
-
-
 def _ci(triple: tuple[float, float, float] | None, digits: int = 3) -> str:
     if triple is None or math.isnan(triple[0]):
         return "undefined"
