@@ -25,6 +25,7 @@ $(STAMP_DEV): pyproject.toml | $(VENV)/bin/python
 	touch $@ $(STAMP_RUN)
 
 run: $(STAMP_RUN)
+	@QT_QPA_PLATFORM= $(PY) -m gui.platform_check
 	QT_QPA_PLATFORM= $(VENV)/bin/pneumoscope
 
 lint: $(STAMP_DEV)

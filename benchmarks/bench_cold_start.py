@@ -7,6 +7,12 @@ The clock starts in this script just before the process is created (PNEUMOSCOPE_
 interpreter start-up and the PyInstaller bootloader are counted.
 
     .venv/bin/python benchmarks/bench_cold_start.py [--dist dist/Pneumoscope] [--bundle PATH] [--runs 3]
+    .venv/bin/python benchmarks/bench_cold_start.py --open FILE.dcm [--checkout-only] [--runs 5]
+
+``--open FILE`` measures what a user meets: the app launched with a DICOM to open (as a file
+manager's "Open with" does), timed from launch to the window, the image on screen, the model
+ready, the first score and the heat map (``pneumoscope FILE --exit-after-first-score``), in a
+fresh user folder (so the shipped model is the active one). ``--checkout-only`` skips the frozen app.
 
 "Cold" here means a new process; the OS file cache is warm after the first run (the first run of
 each kind is reported separately).
@@ -40,6 +46,36 @@ def _run(cmd: list[str], bundle: str | None) -> dict:
     return json.loads(lines[-1])
 
 
+def _run_open(cmd: list[str], file: str) -> dict:
+    """One launch with ``file`` to open; the app prints its timings after the first heat map and quits."""
+    with tempfile.TemporaryDirectory() as home:
+        env = dict(os.environ, PNEUMOSCOPE_HOME=home, PNEUMOSCOPE_LAUNCHED_AT=repr(time.time()))
+        env.setdefault("QT_QPA_PLATFORM", "offscreen")
+        res = subprocess.run([*cmd, file, "--exit-after-first-score"], cwd=REPO, env=env, capture_output=True,
+                             text=True, timeout=600)
+    lines = [line for line in res.stdout.splitlines() if line.startswith("{")]
+    if res.returncode != 0 or not lines or "error" in json.loads(lines[-1]):
+        raise SystemExit(f"{cmd[0]} {file} failed:\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}")
+    return json.loads(lines[-1])
+
+
+def open_at_launch(kinds: dict[str, list[str]], file: str, runs: int) -> None:
+    keys = ("to_window", "to_case_shown", "stage_import_tensorflow", "stage_load_and_warm", "to_model_ready",
+            "to_first_score", "to_heatmap")
+    results: dict[str, list[dict]] = {k: [] for k in kinds}
+    for _ in range(runs):
+        for kind, cmd in kinds.items():
+            results[kind].append(_run_open(cmd, file))
+    print(f"DICOM opened at launch: {Path(file).name}; platform {os.environ.get('QT_QPA_PLATFORM', 'offscreen')}; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"{'seconds (median of ' + str(runs) + ')':<28}" + "".join(f"{k:>22}" for k in kinds))
+    for key in keys:
+        row = [statistics.median(r[key] for r in results[k]) for k in kinds]
+        print(f"{key:<28}" + "".join(f"{v:>22.2f}" for v in row))
+    for kind in kinds:
+        print(f"{kind} to_first_score, every run: " + ", ".join(f"{r['to_first_score']:.2f}" for r in results[kind]))
+
+
 def _size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
 
@@ -49,13 +85,22 @@ def main() -> int:
     parser.add_argument("--dist", default=str(REPO / "dist" / "Pneumoscope"))
     parser.add_argument("--bundle", help="model bundle (default: the one shipped in the app, models/default)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--open", metavar="FILE", help="measure launch to first score of FILE opened at launch")
+    parser.add_argument("--checkout-only", action="store_true", help="skip the frozen app")
     args = parser.parse_args()
 
     dist = Path(args.dist)
     exe = dist / ("Pneumoscope.exe" if sys.platform == "win32" else "Pneumoscope")
+    checkout = {"checkout (baseline)": [sys.executable, "-m", "gui.app"]}
+    if args.open:
+        kinds = checkout if args.checkout_only else {"frozen app": [str(exe)], **checkout}
+        if not args.checkout_only and not exe.is_file():
+            raise SystemExit(f"no frozen app at {exe}: run `make app` first, or pass --checkout-only")
+        open_at_launch(kinds, str(Path(args.open).resolve()), args.runs)
+        return 0
     if not exe.is_file():
         raise SystemExit(f"no frozen app at {exe}: run `make app` first")
-    kinds = {"frozen app": [str(exe)], "checkout (baseline)": [sys.executable, "-m", "gui.app"]}
+    kinds = {"frozen app": [str(exe)], **checkout}
     results: dict[str, list[dict]] = {k: [] for k in kinds}
     for _ in range(args.runs):
         for kind, cmd in kinds.items():

@@ -24,8 +24,8 @@ import numpy as np
 
 
 def _pipeline_rate(name: str, n: int = 640, batch: int = 32) -> float:
-    from core.learning.data import AugmentConfig, make_tf_dataset
     from core.learning.models import input_shape
+    from core.learning.pipeline import AugmentConfig, make_tf_dataset
 
     size, _, channels = input_shape(name)
     x = np.random.default_rng(0).integers(0, 256, (n, size, size), dtype=np.uint8)
@@ -41,8 +41,9 @@ def _pipeline_rate(name: str, n: int = 640, batch: int = 32) -> float:
 def train_throughput(names: tuple[str, ...], steps: int, rounds: int, batch: int = 32) -> dict[str, float]:
     """Best-of-``rounds`` training images/s, models interleaved so that load from other
     processes hits them alike, each warmed up (tracing, oneDNN set-up) before timing."""
-    from core.learning.data import AugmentConfig, class_weights, make_tf_dataset
+    from core.learning.data import class_weights
     from core.learning.models import build_model, input_shape
+    from core.learning.pipeline import AugmentConfig, make_tf_dataset
 
     rng = np.random.default_rng(0)
     setups = {}

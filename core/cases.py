@@ -28,8 +28,11 @@ from core.trust.audit import AuditLog, case_hash
 from core.trust.profile import active_threshold as _active_threshold
 
 POSITIVE, NEGATIVE = "PNEUMONIA", "NORMAL"
+# What a case gets instead of a score and a call when the out-of-distribution gate or the
+# chest-view check fires: the model's number means nothing for such an image.
+NOT_APPLICABLE = "not applicable: not a chest X-ray like the training data"
 CSV_COLUMNS = ("file", "score", "label", "threshold", "threshold_source", "ood_distance", "ood_flag",
-               "chest_view_warning", "error")
+               "chest_view_warning", "population_warning", "no_call_reason", "error")
 _BATCH = 32
 
 
@@ -46,11 +49,18 @@ class Case:
     ood_distance: float | None = None  # distance / cut-off of the bundle's gate; None without a gate
     ood_flag: bool = False
     chest_warning: str | None = None
+    population_warning: str | None = None  # age or view outside the card's intended population
+    no_call_reason: str | None = None  # set (and label None) when the gate or the view check fires
     heatmap: np.ndarray | None = None  # Grad-CAM, float32 HxW in [0, 1], the image's own size
     error: str | None = None
     sha256: str = ""
     t_score: float = 0.0  # seconds for the score (and heat map when asked)
     t_total: float = 0.0  # seconds for everything the model did for this case
+
+    @property
+    def applicable(self) -> bool:
+        """A score that may be read and called: scored, and neither the gate nor the view check fired."""
+        return self.score is not None and self.no_call_reason is None
 
     @property
     def ood_warning(self) -> str | None:
@@ -65,6 +75,38 @@ class Case:
 def call(score: float, threshold: float) -> str:
     """The label at a threshold: a score at or above it means PNEUMONIA, everywhere."""
     return POSITIVE if float(score) >= float(threshold) else NEGATIVE
+
+
+def no_call_reason(case: Case) -> str | None:
+    """Why ``case`` gets no PNEUMONIA/NORMAL call, or None when it gets one (the rule, in one place)."""
+    if case.score is None:
+        return None
+    checks = [name for name, fired in (("out-of-distribution gate", case.ood_flag),
+                                       ("chest-view check", bool(case.chest_warning))) if fired]
+    return f"{NOT_APPLICABLE} ({' and '.join(checks)})" if checks else None
+
+
+def decide(case: Case, threshold: float | None = None) -> Case:
+    """Give ``case`` its call at ``threshold`` (default: its own), or none when the rule says so.
+
+    Every consumer (Review, batch CSV, CLI, audit, DICOM node) reads ``label`` and
+    ``no_call_reason`` from here rather than comparing the score with a threshold itself.
+    """
+    if threshold is not None:
+        case.threshold = float(threshold)
+    case.no_call_reason = no_call_reason(case)
+    scored = case.score is not None and case.threshold is not None
+    case.label = call(case.score, case.threshold) if scored and case.no_call_reason is None else None
+    return case
+
+
+def describe_case(case: Case) -> str:
+    """The one line a reader sees: "Score 0.93 - PNEUMONIA (threshold 0.62)", or why there is none."""
+    if case.score is None:
+        return "No score" + (f": {case.error}" if case.error else "")
+    if not case.applicable:
+        return "Score " + NOT_APPLICABLE
+    return format_score(case.score, case.threshold if case.threshold is not None else 0.5)
 
 
 def format_score(score: float, threshold: float) -> str:
@@ -139,6 +181,7 @@ def score_case(
             return case
     case.xray = xray
     case.chest_warning = chest_warning(xray)
+    case.population_warning = population_check(bundle, xray)
     t0 = time.perf_counter()
     heat = None
     if want_heatmap:
@@ -152,7 +195,6 @@ def score_case(
         score = float(bundle.score_pixels(xray.pixels))
     case.t_score = time.perf_counter() - t0
     case.score = float(score)
-    case.label = call(score, threshold)
     try:
         from core.trust.ood import bundle_ood_score
 
@@ -161,14 +203,23 @@ def score_case(
         ood = None
     if ood is not None:
         case.ood_distance, case.ood_flag = float(ood[0]), bool(ood[1])
+    decide(case)
     case.heatmap = heat
     case.t_total = time.perf_counter() - t0
     if progress is not None:
         progress(case)
     if audit:
         case.sha256 = case_hash(xray)
-        _audit(lambda log: log.prediction(case.sha256, case.score, case.threshold, bundle=bundle))
+        _audit(lambda log: log.prediction(case.sha256, case.score, case.threshold, bundle=bundle,
+                                          no_call_reason=case.no_call_reason))
     return case
+
+
+def population_check(bundle: Any, xray: XRay) -> str | None:
+    """Warning when the image's age or view tags fall outside the bundle card's intended population."""
+    from core.trust.population import intended_population, population_warning
+
+    return population_warning(xray.meta, intended_population(getattr(bundle, "card", None)))
 
 
 def _load_or_error(path: str) -> XRay | str:
@@ -213,11 +264,12 @@ def score_files(
                     case.error = item
                 else:
                     case.score = float(scores[k])
-                    case.label = call(case.score, threshold)
                     case.chest_warning = chest_warning(item)
+                    case.population_warning = population_check(bundle, item)
                     if ood is not None:
                         case.ood_distance = float(ood[k])
                         case.ood_flag = bool(case.ood_distance > 1.0)
+                    decide(case)
                     k += 1
                 cases.append(case)
             if progress is not None:
@@ -230,15 +282,18 @@ def score_files(
 def case_row(case: Case) -> list[str]:
     """One CSV row in the order of :data:`CSV_COLUMNS`."""
     scored = case.score is not None and math.isfinite(case.score)
+    na = scored and not case.applicable
     return [
         case.path,
-        f"{case.score:.6f}" if scored else "",
+        "not applicable" if na else (f"{case.score:.6f}" if scored else ""),
         case.label or ("" if scored else "UNREADABLE"),
         f"{case.threshold:.6f}" if case.threshold is not None else "",
         case.threshold_source,
         f"{case.ood_distance:.4f}" if case.ood_distance is not None else "",
         ("yes" if case.ood_flag else "no") if case.ood_distance is not None else "",
         case.chest_warning or "",
+        case.population_warning or "",
+        case.no_call_reason or "",
         case.error or ("" if scored else "could not be read or scored"),
     ]
 
@@ -283,6 +338,7 @@ def summarize(cases: Sequence[Case]) -> dict[str, int]:
         "n": len(cases),
         "scored": len(scored),
         "positive": sum(1 for c in scored if c.label == POSITIVE),
+        "not_applicable": sum(1 for c in scored if not c.applicable),
         "unreadable": len(cases) - len(scored),
         "flagged": sum(1 for c in scored if c.ood_flag or c.chest_warning),
     }

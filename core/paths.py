@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
 
 import platformdirs
@@ -63,3 +64,30 @@ def user_models_dir() -> Path:
 
 def audit_log_path() -> Path:
     return user_log_dir() / "audit.jsonl"
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux), else set and restored."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _UMASK_LOCK:  # os.umask can only be read by setting it; keep the window small and serialised
+        old = os.umask(0o077)
+        os.umask(old)
+    return old
+
+
+def apply_umask(path: str | os.PathLike, mode: int = 0o666) -> None:
+    """Give a file made by ``tempfile.mkstemp`` (always 0600) the mode a plain ``open()`` would have.
+
+    Atomic writes go through a private temporary file; without this the user's report or CSV
+    would end up readable by its owner only, whatever their umask says.
+    """
+    os.chmod(path, mode & ~current_umask())

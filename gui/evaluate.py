@@ -40,15 +40,18 @@ def compute_evaluation(bundle: Any, split: str, data_root: str | None, threshold
     means the bundle's own adopted threshold.
     """
     from core.evaluation.evaluate import build_report, stored_scores
-    from core.evaluation.report import calibration_figure, roc_figure
+    from core.evaluation.figures import calibration_figure, roc_figure
     from core.learning.scoring import evaluate_bundle
 
     if isinstance(bundle, (str, Path)):
         from core.learning.bundle import load_bundle
 
         bundle = load_bundle(bundle)
+    from core.cases import active_threshold
+
+    in_force, source = active_threshold(bundle)
     if threshold is None:
-        threshold = float(bundle.threshold)
+        threshold = in_force
     if data_root is None and not bundle.has_scores(split):
         from core.errors import PneumoscopeError
 
@@ -57,9 +60,16 @@ def compute_evaluation(bundle: Any, split: str, data_root: str | None, threshold
         scores = evaluate_bundle(bundle, data_root, split, progress=progress, should_stop=should_stop)
     else:
         scores = stored_scores(bundle, split)
-    # The adopted threshold comes from the card, so the report names how it was chosen.
-    same = abs(float(bundle.threshold) - threshold) < 1e-12
-    report = build_report(bundle, scores=scores, threshold=None if same else threshold, split=split)
+    # The model's own threshold comes from the card, so the report names how it was chosen; a
+    # profile's (adopted or site) is named by the profile; anything else was set on the screen.
+    if abs(float(bundle.threshold) - threshold) < 1e-12:
+        report = build_report(bundle, scores=scores, threshold=None, split=split)
+    elif abs(in_force - threshold) < 1e-12:
+        report = build_report(bundle, scores=scores, threshold=threshold, split=split, chosen_on="profile",
+                              origin=f"The threshold in force for this model: {source}.")
+    else:
+        report = build_report(bundle, scores=scores, threshold=threshold, split=split,
+                              set_by="the threshold set on the Threshold screen, not adopted")
     figures = {
         "roc": roc_figure(scores.y_true, scores.y_score, threshold=threshold),
         "calibration": calibration_figure(scores.y_true, scores.y_score, threshold=threshold),
@@ -203,7 +213,7 @@ class EvaluateWidget(QWidget):
         except OSError:
             bundles = []
         for b in bundles:
-            if active is not None and Path(b["path"]) == Path(active.path):
+            if active is not None and Path(b["path"]).resolve() == Path(active.path).resolve():
                 continue
             self.model_combo.addItem(b["label"], b["path"])
             self._cards[b["path"]] = b
@@ -223,7 +233,7 @@ class EvaluateWidget(QWidget):
             self.bundle_label.setText(f"threshold {float(self.state.threshold or b.threshold):.3f} (as in Review) · {b.path}")
         else:
             info = self._cards.get(path, {})
-            thr = info.get("threshold")
+            thr = info.get("threshold_in_force", info.get("threshold"))
             thr_text = f"its own threshold {thr:.3f}" if isinstance(thr, (int, float)) else "its own threshold"
             self.bundle_label.setText(f"{thr_text} · {path}")
 
@@ -252,6 +262,7 @@ class EvaluateWidget(QWidget):
         else:
             self.info.hide()
         self.banner.hide()
+        self._clear_results()  # the last results are not about this run: never shown (or exported) as if
         self.progress.show()
         self.eval_btn.setEnabled(False)
         worker = Worker(compute_evaluation, bundle, split, data_root, threshold)
@@ -263,7 +274,31 @@ class EvaluateWidget(QWidget):
     def _on_failed(self, exc: BaseException) -> None:
         self.progress.hide()
         self.eval_btn.setEnabled(True)
+        self._clear_results()
         self.banner.show_message(f"Evaluation stopped: {user_message(exc)}")
+
+    def _on_export_failed(self, exc: BaseException) -> None:
+        # The results are still valid; only the file could not be written.
+        self.progress.hide()
+        self.banner.show_message(f"The report was not written: {user_message(exc)}")
+
+    def _clear_results(self) -> None:
+        """Back to the empty screen: no table, matrix, summary or figures, and nothing to export."""
+        self.result = None
+        self.export_btn.setEnabled(False)
+        self.report_table.clearContents()
+        self.matrix.clear()
+        self.summary.setText("")
+        self._clear_figures()
+        self.fig_placeholder.show()
+
+    def _clear_figures(self) -> None:
+        while self.fig_layout.count():
+            w = self.fig_layout.takeAt(0).widget()
+            if w is not None and w is not self.fig_placeholder:
+                w.deleteLater()
+        self.fig_layout.addWidget(self.fig_placeholder)
+        self.canvases = []
 
     def _on_done(self, result: dict[str, Any]) -> None:
         self.progress.hide()
@@ -297,12 +332,8 @@ class EvaluateWidget(QWidget):
         if report.skipped:
             lines.append(f"{len(report.skipped)} file(s) could not be read and were skipped.")
         self.summary.setText("<br>".join(lines))
-        while self.fig_layout.count():
-            w = self.fig_layout.takeAt(0).widget()
-            if w is not None and w is not self.fig_placeholder:
-                w.deleteLater()
+        self._clear_figures()
         self.fig_placeholder.hide()
-        self.canvases = []
         for fig in result["figures"].values():
             canvas = FigureCanvas(fig)
             self.fig_layout.addWidget(canvas)
@@ -322,7 +353,7 @@ class EvaluateWidget(QWidget):
         self.progress.show()
         worker = Worker(export_report, self.result["bundle"], self.result["report"], pdf_path)
         worker.signals.finished.connect(self._on_exported)
-        worker.signals.failed.connect(self._on_failed)
+        worker.signals.failed.connect(self._on_export_failed)
         self.runner.start(worker)
         return worker
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+# Seconds per start-up stage of this process (read by the launch benchmark).
+STARTUP_TIMINGS: dict[str, float] = {}
+
 
 def import_plotting() -> None:
     """Import matplotlib's Qt canvas off the GUI thread so building the plot screens is quick."""
@@ -25,11 +28,16 @@ def import_tensorflow(progress=None) -> float:
 
 def startup_load(progress=None) -> Any:
     """TensorFlow, then the model in use (the one last chosen, else the shipped one; None if neither)."""
+    t0 = time.perf_counter()
     import_tensorflow(progress)
+    STARTUP_TIMINGS["import_tensorflow"] = time.perf_counter() - t0
     from core.learning.bundle import active_bundle_path
     from core.learning.registry import load_and_warm
 
     path = active_bundle_path()
     if path is None:
         return None
-    return load_and_warm(path, progress)
+    t1 = time.perf_counter()
+    bundle = load_and_warm(path, progress)
+    STARTUP_TIMINGS["load_and_warm"] = time.perf_counter() - t1
+    return bundle

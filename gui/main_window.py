@@ -9,6 +9,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QDialog,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -47,6 +48,7 @@ class MainWindow(QMainWindow):
         self.state = AppState(self)
         self.loader = WorkerRunner(1, self)
         self.startup_done = False
+        self.t_shown = time.perf_counter()
         self._build()
         self.state.bundleChanged.connect(self._on_bundle)
         self.state.thresholdChanged.connect(lambda _t: self._on_bundle(self.state.bundle))
@@ -193,6 +195,15 @@ class MainWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
         help_menu = self.menuBar().addMenu("&Help")
+        guide = QAction("User guide", self)
+        guide.setShortcut(QKeySequence(QKeySequence.StandardKey.HelpContents))
+        guide.triggered.connect(self.show_user_guide)
+        help_menu.addAction(guide)
+        keys = QAction("Keyboard shortcuts", self)
+        keys.setShortcut(QKeySequence("Ctrl+/"))
+        keys.triggered.connect(self.show_shortcuts)
+        help_menu.addAction(keys)
+        help_menu.addSeparator()
         about = QAction("About Pneumoscope", self)
         about.triggered.connect(self.show_about)
         help_menu.addAction(about)
@@ -211,12 +222,20 @@ class MainWindow(QMainWindow):
         plotting.signals.done.connect(self.build_all_screens)
         self.review.io.start(plotting)
         self.model_status.setText("Loading TensorFlow...")
+        self.state.set_loading("Loading TensorFlow and the model...")
         worker = Worker(startup_load)
         worker.signals.progress.connect(self.model_status.setText)
+        worker.signals.progress.connect(self.state.set_loading)
         worker.signals.finished.connect(self._on_startup_loaded)
         worker.signals.failed.connect(self._on_startup_failed)
         self.loader.start(worker)
         return worker
+
+    @property
+    def startup_timings(self) -> dict[str, float]:
+        from gui.loading import STARTUP_TIMINGS
+
+        return dict(STARTUP_TIMINGS)
 
     def _on_startup_loaded(self, bundle: Any) -> None:
         self.state.set_tf_ready(True)
@@ -226,10 +245,12 @@ class MainWindow(QMainWindow):
                                          15000)
         else:
             self.model_status.setText("No model loaded")
+        self.state.set_loading("")
         self.startup_done = True
         self.startupFinished.emit()
 
     def _on_startup_failed(self, exc: BaseException) -> None:
+        self.state.set_loading("")
         self.model_status.setText("No model loaded")
         self.statusBar().showMessage(f"The default model could not be loaded: {user_message(exc)}", 15000)
         self.startup_done = True
@@ -244,6 +265,7 @@ class MainWindow(QMainWindow):
         from core.learning.registry import load_and_warm
 
         self.model_status.setText(f"Loading model {Path(path).name}...")
+        self.state.set_loading(f"Loading model {Path(path).name}...")
         worker = Worker(load_and_warm, str(path), remember=True)
         worker.signals.progress.connect(self.model_status.setText)
         worker.signals.finished.connect(self._on_bundle_loaded)
@@ -254,9 +276,11 @@ class MainWindow(QMainWindow):
     def _on_bundle_loaded(self, bundle: Any) -> None:
         self.state.set_tf_ready(True)
         self.state.set_bundle(bundle)
+        self.state.set_loading("")
         self.bundleLoaded.emit(bundle)
 
     def _on_bundle_failed(self, path: Any, exc: BaseException) -> None:
+        self.state.set_loading("")
         self._on_bundle(self.state.bundle)
         QMessageBox.warning(self, "Open model", f"The model in {path} could not be opened:\n{user_message(exc)}")
 
@@ -301,6 +325,23 @@ class MainWindow(QMainWindow):
             return
         self.state.refresh_threshold()
         self.state.status(f"Back to the model's own threshold: {self.state.threshold_source}")
+
+    def show_shortcuts(self) -> QDialog:
+        from gui.help import ShortcutsDialog
+
+        self.build_all_screens()  # screens built on first view add their own keys
+        dialog = ShortcutsDialog(self)
+        dialog.show()
+        return dialog
+
+    def show_user_guide(self) -> QDialog:
+        from gui.help import UserGuideDialog
+
+        dialog = getattr(self, "_guide", None) or UserGuideDialog(self)
+        self._guide = dialog
+        dialog.show()
+        dialog.raise_()
+        return dialog
 
     def show_about(self) -> None:
         from gui.about import AboutDialog

@@ -15,61 +15,26 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QCheckBox,
     QFileDialog,
-    QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
-    QSlider,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from core.cases import call, format_score, list_case_files, open_case, write_scores
+from core.cases import decide, list_case_files, open_case
 from core.imaging import chest_warning
+from gui.batch_scoring import BatchScoring
+from gui.case_panel import CasePanel
 from gui.state import AppState
-from gui.viewer import ImageView, heat_rgba
+from gui.viewer import ImageView, heat_rgba, view_buttons
 from gui.widgets import MessageBanner
 from gui.workers import Worker, WorkerRunner, user_message
-
-TAG_ROWS = (
-    ("Modality", "modality"),
-    ("Body part", "body_part"),
-    ("View", "view_position"),
-    ("Photometric", "photometric"),
-    ("Bits stored", "bits_stored"),
-    ("Size (rows x cols)", None),
-    ("Window (C/W)", "window"),
-    ("Transfer syntax", "transfer_syntax"),
-    ("Study date", "study_date"),
-    ("Manufacturer", "manufacturer"),
-    ("Frames", "frames"),
-    ("Patient ID", "patient_id"),
-    ("Patient name", "patient_name"),
-    ("Format", None),
-)
-
-
-PILLOW_MODES = {"L": "greyscale (8-bit)", "I;16": "greyscale (16-bit)", "I": "greyscale (32-bit)",
-                "F": "greyscale (float)", "1": "black and white", "P": "palette colour", "RGB": "colour (RGB)",
-                "RGBA": "colour (RGBA)", "LA": "greyscale + alpha", "CMYK": "colour (CMYK)"}
-
-
-def format_dicom_date(value: str) -> str:
-    """DICOM DA ``YYYYMMDD`` as ``YYYY-MM-DD`` (unambiguous across locales); anything else as is."""
-    text = str(value).strip()
-    if len(text) == 8 and text.isdigit():
-        return f"{text[:4]}-{text[4:6]}-{text[6:]}"
-    return text
 
 
 def score_and_colour(bundle: Any, xray: Any, threshold: float, source: str, progress=None) -> tuple[Any, Any]:
@@ -79,16 +44,6 @@ def score_and_colour(bundle: Any, xray: Any, threshold: float, source: str, prog
     case = score_case(bundle, xray, threshold=threshold, threshold_source=source, want_heatmap=True,
                       progress=progress)
     return case, (heat_rgba(case.heatmap) if case.heatmap is not None else None)
-
-
-def progress_fraction(p: Any) -> float | None:
-    if hasattr(p, "fraction"):
-        return float(p.fraction)
-    if isinstance(p, tuple) and len(p) == 2 and p[1]:
-        return p[0] / p[1]
-    if isinstance(p, (int, float)):
-        return float(p)
-    return None
 
 
 class ReviewWidget(QWidget):
@@ -103,17 +58,17 @@ class ReviewWidget(QWidget):
         self.state = state
         self.io = WorkerRunner(2, self)
         self.inference = WorkerRunner(1, self)
-        self.batch = WorkerRunner(1, self)
         self.paths: list[str] = []
         self.index = -1
         self._gen = 0
         self.score: float | None = None
+        self.case: Any = None
         self.timings: dict[str, float] = {}
         self._ood_text: str | None = None
-        self._csv_worker: Worker | None = None
         self._session: dict[str, Any] = {}  # case hash or path -> Case scored this session (for drift)
         self._build()
         state.bundleChanged.connect(self._on_bundle)
+        state.loadingChanged.connect(self._on_loading)
         state.thresholdChanged.connect(lambda _t: (self._render_score(), self._show_model()))
         self.setAcceptDrops(True)
 
@@ -121,6 +76,8 @@ class ReviewWidget(QWidget):
     def _build(self) -> None:
         outer = QVBoxLayout(self)
         outer.setContentsMargins(6, 6, 6, 6)
+        self.view = ImageView()
+        self.view.filesDropped.connect(self.open_paths)
         bar = QHBoxLayout()
         self.open_btn = QPushButton("Open image...")
         self.open_btn.clicked.connect(self.open_file_dialog)
@@ -140,36 +97,15 @@ class ReviewWidget(QWidget):
         bar.addWidget(self.prev_btn)
         bar.addWidget(self.next_btn)
         bar.addSpacing(12)
-        for text, tip, slot in (
-            ("Fit", "Fit the image to the window (F)", lambda: self.view.fit()),
-            ("Zoom +", "Zoom in (mouse wheel)", lambda: self.view.zoom(1.25)),
-            ("Zoom −", "Zoom out (mouse wheel)", lambda: self.view.zoom(0.8)),
-            ("Reset", "Reset zoom, window/level and inversion (R)", lambda: self.view.reset_view()),
-        ):
-            b = QToolButton()
-            b.setText(text)
-            b.setToolTip(tip)
-            b.clicked.connect(slot)
+        for b in view_buttons(self.view):
             bar.addWidget(b)
-        self.invert_btn = QToolButton()
-        self.invert_btn.setText("Invert")
-        self.invert_btn.setCheckable(True)
-        self.invert_btn.setToolTip("Invert grey levels (I)")
-        self.invert_btn.toggled.connect(lambda on: self.view.set_inverted(on))
-        bar.addWidget(self.invert_btn)
+        self.invert_btn = b
         bar.addStretch(1)
-        self.csv_btn = QPushButton("Score folder to CSV...")
-        self.csv_btn.clicked.connect(self.score_folder_dialog)
-        bar.addWidget(self.csv_btn)
-        self.csv_progress = QProgressBar()
-        self.csv_progress.setMaximumWidth(160)
-        self.csv_progress.hide()
-        bar.addWidget(self.csv_progress)
-        self.csv_cancel = QToolButton()
-        self.csv_cancel.setText("Cancel")
-        self.csv_cancel.hide()
-        self.csv_cancel.clicked.connect(lambda: self._csv_worker and self._csv_worker.cancel())
-        bar.addWidget(self.csv_cancel)
+        self.batch_scoring = BatchScoring(self.state)
+        self.batch = self.batch_scoring.runner
+        self.csv_btn = self.batch_scoring.csv_btn
+        self.batch_scoring.written.connect(self.csvWritten.emit)
+        bar.addWidget(self.batch_scoring)
         outer.addLayout(bar)
 
         self.error_banner = MessageBanner("error")
@@ -178,6 +114,8 @@ class ReviewWidget(QWidget):
         outer.addWidget(self.error_banner)
         outer.addWidget(self.warning_banner)
         outer.addWidget(self.info_banner)
+        self.batch_scoring.info.connect(self.info_banner.show_message)
+        self.batch_scoring.error.connect(self.error_banner.show_message)
 
         split = QSplitter(Qt.Orientation.Horizontal)
         left = QWidget()
@@ -195,88 +133,31 @@ class ReviewWidget(QWidget):
         lv.addWidget(self.case_count)
         split.addWidget(left)
 
-        self.view = ImageView()
-        self.view.filesDropped.connect(self.open_paths)
-        self.view.windowChanged.connect(self._on_window)
         split.addWidget(self.view)
 
-        right = QWidget()
-        rv = QVBoxLayout(right)
-        rv.setContentsMargins(0, 0, 0, 0)
-        self.score_label = QLabel("No image")
-        self.score_label.setObjectName("scoreLabel")
-        self.score_label.setWordWrap(True)
-        self.score_label.setMinimumHeight(56)
-        self.score_label.setProperty("call", "none")
-        rv.addWidget(self.score_label)
-        self.model_label = QLabel("")
-        self.model_label.setObjectName("modelLabel")
-        self.model_label.setWordWrap(True)
-        rv.addWidget(self.model_label)
-        self.drift_label = QLabel("")
-        self.drift_label.setObjectName("driftLabel")
-        self.drift_label.setWordWrap(True)
-        self.drift_label.setToolTip("Scores of the cases reviewed this session compared with the model's validation "
-                                    "scores (PSI) and its out-of-distribution rate: a drift warning means the "
-                                    "threshold was set on images unlike today's.")
-        rv.addWidget(self.drift_label)
-
-        heat_box = QGroupBox("Grad-CAM heatmap")
-        hv = QVBoxLayout(heat_box)
-        self.heat_check = QCheckBox("Show heatmap (H)")
-        self.heat_check.setChecked(True)
-        self.heat_check.toggled.connect(self.view.set_overlay_visible)
-        hv.addWidget(self.heat_check)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Opacity"))
-        self.opacity = QSlider(Qt.Orientation.Horizontal)
-        self.opacity.setObjectName("opacitySlider")
-        self.opacity.setRange(0, 100)
-        self.opacity.setValue(45)
-        self.opacity.valueChanged.connect(lambda v: self.view.set_overlay_opacity(v / 100.0))
-        row.addWidget(self.opacity)
-        hv.addLayout(row)
-        self.heat_note = QLabel("Red = regions that pushed the score up. It shows where the model looked, "
-                                "not where disease is.")
-        self.heat_note.setWordWrap(True)
-        self.heat_note.setObjectName("hint")
-        hv.addWidget(self.heat_note)
-        rv.addWidget(heat_box)
-
-        self.wl_label = QLabel("")
-        self.wl_label.setObjectName("hint")
-        self.wl_label.setWordWrap(True)
-        rv.addWidget(self.wl_label)
-
-        rv.addWidget(QLabel("<b>Image information</b>"))
-        self.tags = QTableWidget(len(TAG_ROWS), 1)
-        self.tags.setObjectName("tagTable")
-        self.tags.setVerticalHeaderLabels([r[0] for r in TAG_ROWS])
-        self.tags.horizontalHeader().hide()
-        self.tags.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.tags.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        for i in range(len(TAG_ROWS)):
-            self.tags.setItem(i, 0, QTableWidgetItem(""))
-        rv.addWidget(self.tags, 1)
-        right.setMinimumWidth(300)
-        split.addWidget(right)
+        self.panel = CasePanel(self.view)
+        for name in ("score_label", "model_label", "drift_label", "heat_check", "opacity", "heat_note", "wl_label",
+                     "tags"):
+            setattr(self, name, getattr(self.panel, name))
+        split.addWidget(self.panel)
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
         split.setStretchFactor(2, 0)
         split.setSizes([240, 760, 330])
         outer.addWidget(split, 1)
 
-        for keys, slot in (
-            (("PgDown", "Right"), self.next_case),
-            (("PgUp", "Left"), self.previous_case),
-            (("F",), lambda: self.view.fit()),
-            (("R",), lambda: self.view.reset_view()),
-            (("I",), lambda: self.invert_btn.toggle()),
-            (("H",), lambda: self.heat_check.toggle()),
+        for keys, what, slot in (
+            (("PgDown", "Right"), "Next case", self.next_case),
+            (("PgUp", "Left"), "Previous case", self.previous_case),
+            (("F",), "Fit the image to the view", lambda: self.view.fit()),
+            (("R",), "Reset zoom, pan and window/level", lambda: self.view.reset_view()),
+            (("I",), "Invert grey levels", lambda: self.invert_btn.toggle()),
+            (("H",), "Show or hide the heat map", lambda: self.heat_check.toggle()),
         ):
             for key in keys:
                 sc = QShortcut(QKeySequence(key), self)
                 sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                sc.setWhatsThis(what)  # Help > Keyboard shortcuts lists it from here
                 sc.activated.connect(slot)
         self._on_bundle(self.state.bundle)
 
@@ -356,8 +237,9 @@ class ReviewWidget(QWidget):
         self.view.clear()
         self.view.set_placeholder("This file could not be shown.")
         self.score = None
+        self.case = None
         self.state.set_case(None)
-        self._fill_tags(None)
+        self.tags.fill(None)
         self.warning_banner.hide()
         self.score_label.setText("No score (file not readable)")
         self._set_call("none")
@@ -374,9 +256,11 @@ class ReviewWidget(QWidget):
         self.invert_btn.blockSignals(True)
         self.invert_btn.setChecked(False)
         self.invert_btn.blockSignals(False)
-        self._fill_tags(xray)
+        self.tags.fill(xray)
         self.score = None
+        self.case = None
         self._ood_text = None
+        self._population_text = None  # needs the model card: known once the case is scored
         self._chest_text = chest_warning(xray)
         self._render_warnings()
         self.timings["t_shown"] = time.perf_counter()
@@ -388,7 +272,10 @@ class ReviewWidget(QWidget):
     def _start_inference(self, xray: Any) -> None:
         bundle = self.state.bundle
         if bundle is None:
-            self.score_label.setText("No model loaded: image shown without a score.")
+            self.score_label.setText(
+                "Model loading: this image is scored as soon as it is ready." if self.state.loading
+                else "No model loaded: image shown without a score."
+            )
             self._set_call("none")
             return
         self.score_label.setText("Scoring...")
@@ -408,7 +295,9 @@ class ReviewWidget(QWidget):
         if gen != self._gen:
             return
         self.score = case.score
+        self.case = case
         self._ood_text = case.ood_warning
+        self._population_text = case.population_warning
         self._session[case.path] = case
         self._render_drift()
         self.timings["t_scored"] = time.perf_counter()
@@ -422,6 +311,8 @@ class ReviewWidget(QWidget):
         case, rgba = result
         if self.score is None:
             self._on_score(gen, case)
+        if not case.applicable:
+            rgba = None  # where the model "looked" on a leg or a photo means nothing: no heat map
         self.view.set_overlay(rgba)
         self.view.set_overlay_visible(self.heat_check.isChecked())
         self.timings["t_heatmap"] = time.perf_counter()
@@ -439,57 +330,49 @@ class ReviewWidget(QWidget):
 
     def _render_score(self) -> None:
         t = self.state.threshold
-        if self.score is None or t is None:
+        case = getattr(self, "case", None)
+        if self.score is None or t is None or case is None:
             return
-        label = call(self.score, t)
-        # A green NORMAL (or red PNEUMONIA) box under a "do not rely on the score" warning sends
-        # two messages; with a warning the box turns neutral amber and says so itself.
-        doubt = bool(self._ood_text or getattr(self, "_chest_text", None))
-        text = format_score(self.score, t)
-        self.score_label.setText(text + ("\nUnreliable for this image: see the warning" if doubt else ""))
-        self.score_label.setToolTip(
-            f"Model score {self.score:.4f} (probability-like, 0 = normal, 1 = pneumonia). "
-            f"At or above the threshold {t:.4f} the model calls PNEUMONIA."
-        )
-        self._set_call("doubt" if doubt else label.lower())
+        decide(case, t)  # core's rule: no call when the gate or the view check fired
+        self.panel.show_case(case, t, doubt=bool(getattr(self, "_population_text", None)))
 
     def _set_call(self, call: str) -> None:
-        self.score_label.setProperty("call", call)
-        self.score_label.style().unpolish(self.score_label)
-        self.score_label.style().polish(self.score_label)
+        self.panel.set_call(call)
 
     def _render_warnings(self) -> None:
-        texts = [t for t in (getattr(self, "_chest_text", None), self._ood_text) if t]
+        texts = [t for t in (getattr(self, "_chest_text", None), self._ood_text,
+                             getattr(self, "_population_text", None)) if t]
         if texts:
             self.warning_banner.show_message("Check this image: " + " ".join(texts))
         else:
             self.warning_banner.hide()
 
-    def _show_model(self) -> None:
-        bundle = self.state.bundle
-        if bundle is None:
-            self.model_label.setText("No model loaded. Images can be viewed; open a model via File > Open model...")
+    def _on_loading(self, text: str) -> None:
+        """While a model loads, say so (not "No model loaded"); the shown case is scored when it arrives."""
+        if self.state.bundle is not None:
             return
-        card = getattr(bundle, "card", {}) or {}
-        name = card.get("name") or Path(bundle.path).name
-        self.model_label.setText(f"Model: {name} · {self.state.threshold_source}")
+        self.model_label.setText(
+            f"{text} Images can be viewed now; scores follow when the model is ready." if text
+            else "No model loaded. Images can be viewed; open a model via File > Open model..."
+        )
+        if self.state.case is not None and self.score is None:
+            self._start_inference(self.state.case)
+
+    def _show_model(self) -> None:
+        self.panel.show_model(self.state.bundle, self.state.threshold_source)
 
     def _render_drift(self) -> None:
         from core.site.drift import drift_of_cases
 
         bundle = self.state.bundle
         if bundle is None or not self._session:
-            self.drift_label.setText("")
+            self.panel.show_drift(None)
             return
         try:
             report = drift_of_cases(bundle, list(self._session.values()))
         except Exception:  # no validation scores in this bundle: nothing to compare with
-            self.drift_label.setText("")
-            return
-        self.drift_label.setText(("Warning: " if report.warn else "") + report.status)
-        self.drift_label.setProperty("call", "doubt" if report.warn else "none")
-        self.drift_label.style().unpolish(self.drift_label)
-        self.drift_label.style().polish(self.drift_label)
+            report = None
+        self.panel.show_drift(report)
 
     def _on_bundle(self, bundle: Any) -> None:
         self._session.clear()  # drift is judged per model
@@ -498,93 +381,15 @@ class ReviewWidget(QWidget):
         if bundle is not None and self.state.case is not None:
             self.view.clear_overlay()
             self.score = None
+            self.case = None
             self._start_inference(self.state.case)
 
-    def _on_window(self, center: float, width: float) -> None:
-        self.wl_label.setText(
-            f"Display window: level {center:.0f}, width {width:.0f} (display only; "
-            "right-drag or Shift+drag to change)"
-        )
-
-    def _fill_tags(self, xray: Any) -> None:
-        meta = dict(getattr(xray, "meta", {}) or {}) if xray is not None else {}
-        for i, (_label, key) in enumerate(TAG_ROWS):
-            if xray is None:
-                value = ""
-            elif key is None and _label.startswith("Size"):
-                h, w = xray.pixels.shape[:2]
-                value = f"{meta.get('rows', h)} x {meta.get('cols', w)}"
-            elif key is None:
-                value = str(getattr(xray, "kind", "")).upper()
-            else:
-                v = meta.get(key)
-                if isinstance(v, (tuple, list)) and v:
-                    value = " / ".join(f"{x:g}" if isinstance(x, float) else str(x) for x in v)
-                else:
-                    value = "" if v in (None, "") else str(v)
-                if key == "study_date":
-                    value = format_dicom_date(value)
-                elif key == "photometric" and getattr(xray, "kind", "") != "dicom":
-                    value = PILLOW_MODES.get(value, value)  # Pillow's mode letters mean nothing to readers
-                elif key == "transfer_syntax" and value and meta.get("transfer_syntax_name"):
-                    value = f"{meta['transfer_syntax_name']} ({value})"
-            self.tags.item(i, 0).setText(value or "—")
-            self.tags.item(i, 0).setToolTip(value)
-
-    # --- batch scoring ---------------------------------------------------------------
+    # --- batch scoring (gui.batch_scoring) ---------------------------------------------
     def score_folder_dialog(self) -> None:
-        if self.state.bundle is None:
-            self.info_banner.show_message("Load a model first (File > Open model...).")
-            return
-        folder = QFileDialog.getExistingDirectory(self, "Folder of images to score")
-        if not folder:
-            return
-        out, _ = QFileDialog.getSaveFileName(self, "Save scores as", str(Path(folder) / "scores.csv"), "CSV (*.csv)")
-        if out:
-            self.score_folder(folder, out)
+        self.batch_scoring.score_folder_dialog()
 
     def score_folder(self, folder: str, out_csv: str) -> Worker | None:
-        bundle = self.state.bundle
-        if bundle is None or self.batch.busy():
-            return None
-        paths = list_case_files(folder)
-        if not paths:
-            self.error_banner.show_message(f"No images found in {folder}.")
-            return None
-        threshold, source = self._threshold_and_source()
-        worker = Worker(write_scores, bundle, paths, out_csv, threshold, source)
-        self._csv_worker = worker
-        self.csv_progress.setRange(0, 1000)
-        self.csv_progress.setValue(0)
-        self.csv_progress.show()
-        self.csv_cancel.show()
-        self.csv_btn.setEnabled(False)
-        worker.signals.progress.connect(self._on_csv_progress)
-        worker.signals.finished.connect(self._on_csv_done)
-        worker.signals.failed.connect(self._on_csv_failed)
-        self.batch.start(worker)
-        return worker
-
-    def _on_csv_progress(self, p: Any) -> None:
-        frac = progress_fraction(p)
-        if frac is not None:
-            self.csv_progress.setValue(int(frac * 1000))
-
-    def _csv_finish(self) -> None:
-        self.csv_progress.hide()
-        self.csv_cancel.hide()
-        self.csv_btn.setEnabled(True)
-        self._csv_worker = None
-
-    def _on_csv_done(self, result: dict[str, Any]) -> None:
-        self._csv_finish()
-        extra = f", {result['unreadable']} unreadable" if result["unreadable"] else ""
-        self.info_banner.show_message(f"Scored {result['n']} images{extra}: {result['path']}")
-        self.csvWritten.emit(result)
-
-    def _on_csv_failed(self, exc: BaseException) -> None:
-        self._csv_finish()
-        self.error_banner.show_message(f"Scoring the folder stopped: {user_message(exc)}")
+        return self.batch_scoring.score_folder(folder, out_csv)
 
     # --- drag and drop on the whole screen -----------------------------------------
     def dragEnterEvent(self, event) -> None:

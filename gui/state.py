@@ -19,6 +19,7 @@ class AppState(QObject):
     caseChanged = Signal(object)  # XRay | None
     statusMessage = Signal(str)
     tfReadyChanged = Signal(bool)
+    loadingChanged = Signal(str)  # what is being loaded ("" once nothing is)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -27,6 +28,7 @@ class AppState(QObject):
         self._threshold_source = ""
         self._case: Any = None
         self._tf_ready = False
+        self._loading = ""
 
     @property
     def bundle(self) -> Any:
@@ -44,6 +46,16 @@ class AppState(QObject):
     @property
     def case(self) -> Any:
         return self._case
+
+    @property
+    def loading(self) -> str:
+        """What the app is loading in the background ("" when nothing): a model is on its way."""
+        return self._loading
+
+    def set_loading(self, text: str) -> None:
+        if text != self._loading:
+            self._loading = text
+            self.loadingChanged.emit(text)
 
     @property
     def tf_ready(self) -> bool:
@@ -81,6 +93,16 @@ class AppState(QObject):
         if changed:
             self._threshold = value
             self.thresholdChanged.emit(value)
+
+    def reload_threshold(self) -> None:
+        """Read the threshold in force again (after a profile was saved or cleared)."""
+        if self._bundle is not None:
+            from core.cases import active_threshold
+
+            value, source = active_threshold(self._bundle)
+            self._threshold_source = source
+            self._threshold = None
+            self.set_threshold(value, source)
 
     def set_case(self, xray: Any) -> None:
         self._case = xray

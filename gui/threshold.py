@@ -9,7 +9,6 @@ the held-out rest (core.site.calibrate); Adopt writes a profile beside the model
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 from typing import Any
 
@@ -17,87 +16,27 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QDialog,
-    QDialogButtonBox,
     QDoubleSpinBox,
-    QFileDialog,
-    QFormLayout,
-    QGridLayout,
-    QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QLineEdit,
     QMessageBox,
-    QPlainTextEdit,
-    QProgressBar,
-    QPushButton,
-    QScrollArea,
     QSlider,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from gui.adopt_dialog import ask_adoption, chooser_text
+from gui.metrics_table import MetricsTable
 from gui.plots import CurvePlot
+from gui.site_data import SiteDataControls
 from gui.state import AppState
-from gui.widgets import ConfusionMatrixWidget, MessageBanner, fit_table_height
-from gui.workers import Worker, WorkerRunner, user_message
+from gui.threshold_choosers import ChooserBox
+from gui.widgets import ConfusionMatrixWidget, MessageBanner
+from gui.workers import Worker, user_message
 
 SLIDER_STEPS = 1000
 SPLIT_LABELS = {"val": "Validation (choose here)", "test": "Test (report only)", "site": "Site"}
-METRIC_ROWS = (
-    ("Sensitivity (pneumonia found)", "sensitivity"),
-    ("Specificity (normals cleared)", "specificity"),
-    ("PPV (at prevalence)", "ppv"),
-    ("NPV (at prevalence)", "npv"),
-    ("F1", "f1"),
-    ("Accuracy", "accuracy"),
-    ("Balanced accuracy", "balanced_accuracy"),
-)
-
-
-class AdoptDialog(QDialog):
-    def __init__(self, threshold: float, default_user: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Adopt threshold")
-        form = QFormLayout(self)
-        form.addRow(QLabel(f"Adopt <b>{threshold:.3f}</b> as this model's operating threshold?"))
-        self.user = QLineEdit(default_user)
-        self.reason = QPlainTextEdit()
-        self.reason.setPlaceholderText("Why this operating point (e.g. target sensitivity 0.95 agreed with ...)")
-        self.reason.setFixedHeight(80)
-        form.addRow("Your name", self.user)
-        form.addRow("Reason", self.reason)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self._accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
-
-    def _accept(self) -> None:
-        if not self.user.text().strip() or not self.reason.toPlainText().strip():
-            QMessageBox.information(self, "Adopt threshold", "Please give your name and a reason.")
-            return
-        self.accept()
-
-
-def ask_adoption(parent: QWidget, threshold: float) -> tuple[str, str] | None:
-    """Ask who adopts the threshold and why; None if the user cancels. (Tests replace this.)"""
-    try:
-        default_user = getpass.getuser()
-    except Exception:
-        default_user = ""
-    dialog = AdoptDialog(threshold, default_user, parent)
-    if dialog.exec() != QDialog.DialogCode.Accepted:
-        return None
-    return dialog.user.text().strip(), dialog.reason.toPlainText().strip()
-
-
-VAL_CHOOSER_TITLE = "Suggest a threshold (computed on VALIDATION scores)"
-SITE_CHOOSER_TITLE = "Suggest a threshold (chosen on part of the SITE cases, measured on the held-out rest)"
 
 
 class ThresholdExplorer(QWidget):
@@ -113,10 +52,8 @@ class ThresholdExplorer(QWidget):
         self._threshold = 0.5
         self._syncing = False
         self._site: Any = None  # core.site.scoring.ScoredSite of the added site data
-        self._site_worker: Worker | None = None
         self._last_choice: Any = None
         self._last_cal: Any = None
-        self.runner = WorkerRunner(1, self)
         self._split_labels = dict(SPLIT_LABELS)
         self._build()
         state.bundleChanged.connect(self.set_bundle)
@@ -154,22 +91,13 @@ class ThresholdExplorer(QWidget):
         self.adopted_label.setObjectName("adoptedLabel")
         top.addWidget(self.adopted_label)
         top.addSpacing(16)
-        self.site_btn = QPushButton("Add site data...")
-        self.site_btn.setObjectName("addSiteButton")
-        self.site_btn.setToolTip("Score a folder of your own labelled cases (NORMAL/ and PNEUMONIA/ subfolders, "
-                                 "or a CSV file,label[,patient]) and explore thresholds on them")
-        self.site_btn.clicked.connect(self.add_site_dialog)
-        top.addWidget(self.site_btn)
-        self.site_progress = QProgressBar()
-        self.site_progress.setMaximumWidth(140)
-        self.site_progress.setRange(0, 1000)
-        self.site_progress.hide()
-        top.addWidget(self.site_progress)
-        self.site_cancel = QToolButton()
-        self.site_cancel.setText("Cancel")
-        self.site_cancel.hide()
-        self.site_cancel.clicked.connect(lambda: self._site_worker is not None and self._site_worker.cancel())
-        top.addWidget(self.site_cancel)
+        self.site_data = SiteDataControls(self.state)
+        self.runner = self.site_data.runner
+        for name in ("site_btn", "site_progress", "site_cancel"):
+            setattr(self, name, getattr(self.site_data, name))
+        self.site_data.scored.connect(self._on_site_scored)
+        self.site_data.failed.connect(self.banner.show_message)
+        top.addWidget(self.site_data)
         outer.addLayout(top)
         outer.addWidget(self.note)
 
@@ -190,20 +118,7 @@ class ThresholdExplorer(QWidget):
         prev_row.addWidget(self.prevalence)
         prev_row.addStretch(1)
         lv.addLayout(prev_row)
-        self.table = QTableWidget(len(METRIC_ROWS), 2)
-        self.table.setObjectName("metricsTable")
-        self.table.setHorizontalHeaderLabels(["Value", "95% interval"])
-        self.table.setVerticalHeaderLabels([r[0] for r in METRIC_ROWS])
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        for i in range(len(METRIC_ROWS)):
-            for j in range(2):
-                item = QTableWidgetItem("-")
-                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                self.table.setItem(i, j, item)
-        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        fit_table_height(self.table)
+        self.table = MetricsTable()
         lv.addWidget(self.table)
         left.setMinimumWidth(440)
         split.addWidget(left)
@@ -213,78 +128,16 @@ class ThresholdExplorer(QWidget):
         rv.setContentsMargins(0, 0, 0, 0)
         self.plot = CurvePlot()
         rv.addWidget(self.plot, 1)
-        rv.addWidget(self._chooser_box())
+        self.chooser_box = ChooserBox(self.choose, self.adopt, self.prevalence.value)
+        for name in ("youden_btn", "f1_btn", "sens_target", "sens_btn", "cost_fn", "cost_fp", "cost_btn",
+                     "holdout_label", "holdout", "reason_label", "adopt_btn"):
+            setattr(self, name, getattr(self.chooser_box, name))
+        rv.addWidget(self.chooser_box)
         split.addWidget(right)
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
         split.setSizes([470, 930])
         outer.addWidget(split, 1)
-
-    def _chooser_box(self) -> QGroupBox:
-        box = QGroupBox(VAL_CHOOSER_TITLE)
-        self.chooser_box = box
-        grid = QGridLayout(box)
-        self.youden_btn = QPushButton("Youden's J")
-        self.youden_btn.clicked.connect(lambda: self.choose("youden"))
-        self.f1_btn = QPushButton("Max F1")
-        self.f1_btn.clicked.connect(lambda: self.choose("maxf1"))
-        grid.addWidget(self.youden_btn, 0, 0)
-        grid.addWidget(self.f1_btn, 0, 1)
-        self.sens_target = QDoubleSpinBox()
-        self.sens_target.setRange(0.5, 1.0)
-        self.sens_target.setDecimals(3)
-        self.sens_target.setValue(0.95)
-        self.sens_btn = QPushButton("Target sensitivity")
-        self.sens_btn.clicked.connect(lambda: self.choose("sens", target=self.sens_target.value()))
-        grid.addWidget(self.sens_btn, 1, 0)
-        grid.addWidget(self.sens_target, 1, 1)
-        self.cost_fn = QDoubleSpinBox()
-        self.cost_fn.setRange(0.0, 1000.0)
-        self.cost_fn.setValue(5.0)
-        self.cost_fn.setPrefix("missed pneumonia ")
-        self.cost_fp = QDoubleSpinBox()
-        self.cost_fp.setRange(0.0, 1000.0)
-        self.cost_fp.setValue(1.0)
-        self.cost_fp.setPrefix("false alarm ")
-        self.cost_btn = QPushButton("Minimum cost")
-        self.cost_btn.clicked.connect(
-            lambda: self.choose("cost", cost_fn=self.cost_fn.value(), cost_fp=self.cost_fp.value(),
-                                prevalence=self.prevalence.value())
-        )
-        grid.addWidget(self.cost_btn, 2, 0)
-        grid.addWidget(self.cost_fn, 2, 1)
-        grid.addWidget(self.cost_fp, 2, 2)
-        self.holdout_label = QLabel("Site cases held out for the estimate")
-        self.holdout = QDoubleSpinBox()
-        self.holdout.setObjectName("holdoutSpin")
-        self.holdout.setRange(0.0, 0.9)
-        self.holdout.setSingleStep(0.1)
-        self.holdout.setValue(0.5)
-        self.holdout.setToolTip("Fraction of the site's patients kept aside: the threshold is chosen on the rest and "
-                                "measured on these. 0 uses every case and leaves no honest estimate.")
-        grid.addWidget(self.holdout_label, 3, 0)
-        grid.addWidget(self.holdout, 3, 1)
-        self.reason_label = QLabel("")
-        self.reason_label.setObjectName("reasonLabel")
-        self.reason_label.setWordWrap(True)
-        self.reason_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.reason_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        reason_scroll = QScrollArea()  # a site estimate runs to several lines; keep them all readable
-        reason_scroll.setWidget(self.reason_label)
-        reason_scroll.setWidgetResizable(True)
-        reason_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        reason_scroll.setMinimumHeight(96)
-        grid.addWidget(reason_scroll, 4, 0, 1, 3)
-        self.adopt_btn = QPushButton("Adopt this threshold...")
-        self.adopt_btn.setObjectName("adoptButton")
-        self.adopt_btn.clicked.connect(self.adopt)
-        grid.addWidget(self.adopt_btn, 5, 0, 1, 3)
-        self._show_holdout(False)
-        return box
-
-    def _show_holdout(self, visible: bool) -> None:
-        self.holdout_label.setVisible(visible)
-        self.holdout.setVisible(visible)
 
     # --- data --------------------------------------------------------------------
     def set_bundle(self, bundle: Any) -> None:
@@ -370,8 +223,7 @@ class ThresholdExplorer(QWidget):
         else:
             self.note.hide()
         site = self._split == "site"
-        self.chooser_box.setTitle(SITE_CHOOSER_TITLE if site else VAL_CHOOSER_TITLE)
-        self._show_holdout(site)
+        self.chooser_box.set_site(site)
         self.adopt_btn.setEnabled(self._split != "test")
         self._syncing = True
         self.prevalence.setValue(curve.n_pos / max(curve.n, 1))
@@ -428,18 +280,7 @@ class ThresholdExplorer(QWidget):
         p = getattr(self, "_point", None)
         if p is None or self._syncing:
             return
-        try:
-            ppv, npv = p.ppv_npv_at(self.prevalence.value())
-        except Exception:
-            ppv = npv = (float("nan"),) * 3
-        values = {
-            "sensitivity": p.sensitivity, "specificity": p.specificity, "ppv": ppv, "npv": npv,
-            "f1": p.f1, "accuracy": p.accuracy, "balanced_accuracy": p.balanced_accuracy,
-        }
-        for i, (_, key) in enumerate(METRIC_ROWS):
-            v, lo, hi = values[key]
-            self.table.item(i, 0).setText("-" if not np.isfinite(v) else f"{v:.3f}")
-            self.table.item(i, 1).setText("-" if not (np.isfinite(lo) and np.isfinite(hi)) else f"{lo:.3f} - {hi:.3f}")
+        self.table.show_point(p, self.prevalence.value())
 
     def _on_adopted_changed(self, _value: float) -> None:
         self._update_adopted_label()
@@ -483,61 +324,29 @@ class ThresholdExplorer(QWidget):
         self.set_threshold(cal.threshold)
         return cal
 
-    # --- site data -------------------------------------------------------------------
+    # --- site data (gui.site_data scores it) --------------------------------------------
     def add_site_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder of your site's labelled cases (NORMAL/, PNEUMONIA/)")
-        if folder:
-            self.add_site(folder)
+        self.site_data.add_site_dialog()
 
     def add_site(self, path: str) -> Worker | None:
         """Score a site's labelled folder (or CSV) on a worker; the "Site" entry appears when done."""
-        from core.site.scoring import score_site_folder
+        return self.site_data.add_site(path)
 
-        bundle = self.state.bundle
-        if bundle is None or self.runner.busy():
-            return None
-        worker = Worker(score_site_folder, bundle, path)
-        self._site_worker = worker
-        self.site_progress.setValue(0)
-        self.site_progress.show()
-        self.site_cancel.show()
-        self.site_btn.setEnabled(False)
-        worker.signals.progress.connect(self._on_site_progress)
-        worker.signals.finished.connect(lambda scored, b=bundle: self._on_site_scored(b, scored))
-        worker.signals.failed.connect(self._on_site_failed)
-        self.runner.start(worker)
-        return worker
+    @property
+    def _site_worker(self) -> Worker | None:
+        return self.site_data.worker
 
-    def _on_site_progress(self, p: Any) -> None:
-        fraction = getattr(p, "fraction", None)
-        if fraction is not None:
-            self.site_progress.setValue(int(float(fraction) * 1000))
-
-    def _site_finish(self) -> None:
-        self.site_progress.hide()
-        self.site_cancel.hide()
-        self.site_btn.setEnabled(self.state.bundle is not None)
-        self._site_worker = None
-
-    def _on_site_scored(self, bundle: Any, scored: Any) -> None:
-        self._site_finish()
-        if bundle is not self.state.bundle:  # the model changed while scoring: these scores are stale
-            return
+    def _on_site_scored(self, scored: Any) -> None:
         self._site = scored
         self._last_choice = self._last_cal = None
         name = Path(scored.site.root).name
         self._split_labels["site"] = f"Site: {name} ({len(scored.site)} cases)"
         self.set_scores("site", scored.y_true, scored.scores)
-        self.site_progress.hide()
         skipped = len(scored.site.unreadable)
         if skipped:
             self.banner.show_message(f"{skipped} site file(s) could not be read and are left out, e.g. "
                                      f"{Path(scored.site.unreadable[0][0]).name}: {scored.site.unreadable[0][1]}")
         self.siteAdded.emit(scored)
-
-    def _on_site_failed(self, exc: BaseException) -> None:
-        self._site_finish()
-        self.banner.show_message(f"The site data could not be used: {user_message(exc)}")
 
     # --- adoption ------------------------------------------------------------------
     def adopt(self) -> Any:
@@ -578,19 +387,6 @@ class ThresholdExplorer(QWidget):
         self.state.status(text.split(". ")[0])
         return profile
 
-
     def shutdown(self) -> None:
         self.runner.cancel_all()
         self.runner.wait(30000)
-
-
-def chooser_text(method: str, **kw: Any) -> str:
-    """The chooser as the command line writes it ("sens:0.95", "cost:5:1:0.2"), for profiles."""
-    if method == "sens":
-        return f"sens:{kw['target']:g}"
-    if method == "spec":
-        return f"spec:{kw['target']:g}"
-    if method == "cost":
-        text = f"cost:{kw['cost_fn']:g}:{kw['cost_fp']:g}"
-        return text + (f":{kw['prevalence']:g}" if kw.get("prevalence") is not None else "")
-    return method

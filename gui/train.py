@@ -11,67 +11,27 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
-    QGridLayout,
-    QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QProgressBar,
     QPushButton,
-    QScrollArea,
-    QSpinBox,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from gui.plots import BarPlot, HistoryPlot
+from gui.dataset_overview import DatasetOverview, scan_with_samples
+from gui.model_list import ModelList
+from gui.plots import HistoryPlot
 from gui.state import AppState
-from gui.viewer import gray_qimage
-from gui.widgets import MessageBanner, fit_table_height
+from gui.train_form import FIELDS, TrainForm
+from gui.widgets import MessageBanner
 from gui.workers import Worker, WorkerRunner, throttled, user_message
 
-MODEL_CHOICES = (("pneumonet", "PneumoNet (small CNN, 1-channel)"), ("notebook", "Notebook CNN (150x150x3)"))
-DEFAULT_SIZE = {"pneumonet": 128, "notebook": 150}
-THUMBS_PER_CLASS = 6
-THUMB = 96
 PROGRESS_INTERVAL_S = 0.1  # 10 progress updates a second are enough for a bar and an ETA
-
-
-def scan_with_samples(root: str, per_class: int = THUMBS_PER_CLASS) -> dict[str, Any]:
-    """Dataset scan plus a few small thumbnails per class from the training split."""
-    from core.imaging import load_image
-    from core.imaging.preprocess import resize_uint8
-    from core.learning.data import scan_dataset
-
-    ds = scan_dataset(root)
-    samples: dict[str, list[tuple[str, np.ndarray]]] = {}
-    pool = ds.splits.get("train") or next(iter(ds.splits.values()), [])
-    rng = np.random.default_rng(0)
-    by_class: dict[str, list[Any]] = {}
-    for s in pool:
-        by_class.setdefault(s.class_name, []).append(s)
-    for cls, items in by_class.items():
-        picks = rng.choice(len(items), size=min(per_class, len(items)), replace=False)
-        for i in sorted(int(k) for k in picks):
-            try:
-                pixels = load_image(items[i].path).pixels
-            except Exception:
-                continue
-            samples.setdefault(cls, []).append((Path(items[i].path).name, resize_uint8(pixels, THUMB)))
-    return {"dataset": ds, "counts": ds.counts(), "samples": samples}
 
 
 def build_config(values: dict[str, Any]) -> Any:
@@ -153,121 +113,19 @@ class TrainWidget(QWidget):
 
         split = QSplitter(Qt.Orientation.Horizontal)
         # left: dataset overview
-        left = QWidget()
-        lv = QVBoxLayout(left)
-        lv.setContentsMargins(0, 0, 0, 0)
-        self.counts_table = QTableWidget(0, 0)
-        self.counts_table.setObjectName("countsTable")
-        self.counts_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.counts_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        fit_table_height(self.counts_table)
-        self.counts_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        lv.addWidget(self.counts_table)
-        self.split_note = QLabel("")
-        self.split_note.setWordWrap(True)
-        self.split_note.setObjectName("hint")
-        lv.addWidget(self.split_note)
-        self.bars = BarPlot()
-        lv.addWidget(self.bars, 1)
-        self.samples_box = QWidget()
-        self.samples_grid = QGridLayout(self.samples_box)
-        self.samples_grid.setSpacing(4)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.samples_box)
-        scroll.setMinimumHeight(2 * THUMB + 60)
-        lv.addWidget(scroll, 1)
-        split.addWidget(left)
+        self.overview = DatasetOverview()
+        for name in ("counts_table", "split_note", "bars", "samples_box", "samples_grid", "samples_scroll"):
+            setattr(self, name, getattr(self.overview, name))
+        split.addWidget(self.overview)
 
         # middle: settings and run
         mid = QWidget()
         mv = QVBoxLayout(mid)
         mv.setContentsMargins(0, 0, 0, 0)
-        box = QGroupBox("Model and training settings")
-        form = QFormLayout(box)
-        self.model_combo = QComboBox()
-        for key, label in MODEL_CHOICES:
-            self.model_combo.addItem(label, key)
-        self.model_combo.currentIndexChanged.connect(self._on_model_changed)
-        form.addRow("Model", self.model_combo)
-        self.epochs = QSpinBox()
-        self.epochs.setRange(1, 500)
-        self.epochs.setValue(15)
-        form.addRow("Epochs (max)", self.epochs)
-        self.batch = QSpinBox()
-        self.batch.setRange(1, 1024)
-        self.batch.setValue(32)
-        form.addRow("Batch size", self.batch)
-        self.size = QSpinBox()
-        self.size.setRange(16, 512)
-        self.size.setSingleStep(8)
-        self.size.setValue(128)
-        form.addRow("Image size (px)", self.size)
-        self.loss = QComboBox()
-        self.loss.addItem("Binary cross-entropy", "bce")
-        self.loss.addItem("Focal loss", "focal")
-        form.addRow("Loss", self.loss)
-        self.class_weight = QCheckBox("Weight classes by frequency")
-        self.class_weight.setChecked(True)
-        form.addRow("", self.class_weight)
-        self.augment = QCheckBox("Augmentation (rotation, zoom, shift)")
-        self.augment.setChecked(True)
-        form.addRow("", self.augment)
-        self.hflip = QCheckBox("Horizontal flips (off: the heart is on the left)")
-        form.addRow("", self.hflip)
-        self.seed = QSpinBox()
-        self.seed.setRange(-1, 2**31 - 1)
-        self.seed.setValue(-1)
-        self.seed.setSpecialValueText("random")
-        form.addRow("Seed", self.seed)
-        self.name_edit = QLineEdit()
-        self.name_edit.setPlaceholderText("auto (model-date-time)")
-        form.addRow("Bundle name", self.name_edit)
-        mv.addWidget(box)
-        tbox = QGroupBox("Tuning run (Keras Tuner; chooses on validation)")
-        tbox.setCheckable(True)
-        tbox.setChecked(False)
-        from core.sysinfo import tuning_available
-
-        if not tuning_available():
-            tbox.setEnabled(False)
-            tbox.setToolTip("Tuning needs scikit-learn and scipy: pip install 'pneumoscope[tuning]'")
-        self.tune_box = tbox
-        tform = QFormLayout(tbox)
-        self.max_trials = QSpinBox()
-        self.max_trials.setRange(1, 200)
-        self.max_trials.setValue(5)
-        tform.addRow("Max trials", self.max_trials)
-        self.objective = QComboBox()
-        for o in ("val_auc", "val_loss", "val_recall", "val_accuracy"):
-            self.objective.addItem(o)
-        tform.addRow("Objective", self.objective)
-        mv.addWidget(tbox)
-        fbox = QGroupBox("Fine-tune the model in use on this site data")
-        fbox.setObjectName("finetuneBox")
-        fbox.setCheckable(True)
-        fbox.setChecked(False)
-        fbox.setToolTip("Starts from the weights of the model in use; the site's cases are split by patient into "
-                        "training, validation and held-out parts; the new model's card names its parent.")
-        self.finetune_box = fbox
-        fform = QFormLayout(fbox)
-        self.ft_lr = QDoubleSpinBox()
-        self.ft_lr.setDecimals(6)
-        self.ft_lr.setRange(1e-6, 1e-2)
-        self.ft_lr.setSingleStep(1e-5)
-        self.ft_lr.setValue(1e-4)
-        fform.addRow("Learning rate", self.ft_lr)
-        self.ft_freeze = QSpinBox()
-        self.ft_freeze.setRange(0, 20)
-        fform.addRow("Frozen early conv layers", self.ft_freeze)
-        self.ft_holdout = QDoubleSpinBox()
-        self.ft_holdout.setRange(0.0, 0.6)
-        self.ft_holdout.setSingleStep(0.05)
-        self.ft_holdout.setValue(0.25)
-        fform.addRow("Held out for parent vs child", self.ft_holdout)
-        fbox.toggled.connect(lambda on: on and self.tune_box.setChecked(False))
-        tbox.toggled.connect(lambda on: on and fbox.setChecked(False))
-        mv.addWidget(fbox)
+        self.form = TrainForm()
+        for name in FIELDS:
+            setattr(self, name, getattr(self.form, name))
+        mv.addWidget(self.form)
         buttons = QHBoxLayout()
         self.train_btn = QPushButton("Train")
         self.train_btn.setObjectName("trainButton")
@@ -297,21 +155,12 @@ class TrainWidget(QWidget):
         rv.setContentsMargins(0, 0, 0, 0)
         self.history = HistoryPlot()
         rv.addWidget(self.history, 1)
-        rv.addWidget(QLabel("<b>Models</b> (shipped default and yours)"))
-        self.models = QListWidget()
-        self.models.setObjectName("modelList")
-        self.models.itemDoubleClicked.connect(lambda _i: self._activate())
-        rv.addWidget(self.models, 1)
-        mrow = QHBoxLayout()
-        self.activate_btn = QPushButton("Make active")
-        self.activate_btn.setObjectName("activateButton")
-        self.activate_btn.clicked.connect(self._activate)
-        mrow.addWidget(self.activate_btn)
-        refresh = QPushButton("Refresh")
-        refresh.clicked.connect(self.refresh_models)
-        mrow.addWidget(refresh)
-        mrow.addStretch(1)
-        rv.addLayout(mrow)
+        self.model_list = ModelList()
+        self.models = self.model_list.models
+        self.activate_btn = self.model_list.activate_btn
+        self.model_list.activateRequested.connect(self.activateRequested.emit)
+        self.model_list.refreshRequested.connect(self.refresh_models)
+        rv.addWidget(self.model_list, 1)
         split.addWidget(right)
         split.setSizes([430, 330, 560])
         outer.addWidget(split, 1)
@@ -322,9 +171,6 @@ class TrainWidget(QWidget):
             self.data_edit.setText(folder)
             self.scan(folder)
 
-    def _on_model_changed(self) -> None:
-        self.size.setValue(DEFAULT_SIZE.get(self.model_combo.currentData(), 128))
-
     # --- dataset ---------------------------------------------------------------------
     def scan(self, root: str) -> Worker | None:
         root = root.strip()
@@ -333,69 +179,42 @@ class TrainWidget(QWidget):
             return None
         self.data_edit.setText(root)
         self.banner.hide()
+        self._clear_dataset_view()
+        if not self.is_running():
+            self._clear_run_view()  # a new dataset: the last run's curves and messages are not about it
         self.split_note.setText("Scanning...")
         worker = Worker(scan_with_samples, root)
         worker.signals.finished.connect(self._on_scanned)
-        worker.signals.failed.connect(lambda exc: (self.split_note.setText(""),
-                                                   self.banner.show_message(f"Dataset not usable: {user_message(exc)}")))
+        worker.signals.failed.connect(self._on_scan_failed)
         self.scanner.start(worker)
         return worker
 
+    def _on_scan_failed(self, exc: BaseException) -> None:
+        self._clear_dataset_view()
+        self.banner.show_message(f"Dataset not usable: {user_message(exc)}")
+
+    def _clear_dataset_view(self) -> None:
+        """No counts, bars or samples of a previous folder next to the one being scanned (or refused)."""
+        self.dataset = None
+        self.overview.clear()
+
+    def _clear_run_view(self) -> None:
+        """Forget the previous run: curves, progress, and its banners."""
+        self.history.reset()
+        self._last_epoch = 0
+        self.progress.setValue(0)
+        self.progress.setFormat("idle")
+        self.progress_label.setText("")
+        self.info.hide()
+
     def _on_scanned(self, result: dict[str, Any]) -> None:
         self.dataset = result["dataset"]
-        counts = result["counts"]
-        splits = [s for s in ("train", "val", "test") if s in counts]
-        classes = sorted({c for s in splits for c in counts[s]})
-        self.counts_table.setRowCount(len(splits))
-        self.counts_table.setColumnCount(len(classes) + 1)
-        self.counts_table.setHorizontalHeaderLabels([*classes, "total"])
-        self.counts_table.setVerticalHeaderLabels(splits)
-        for i, s in enumerate(splits):
-            for j, c in enumerate(classes):
-                self.counts_table.setItem(i, j, QTableWidgetItem(str(counts[s].get(c, 0))))
-            self.counts_table.setItem(i, len(classes), QTableWidgetItem(str(sum(counts[s].values()))))
-        fit_table_height(self.counts_table)
-        how = getattr(self.dataset, "val_source", "")
-        note = ("Validation split made from train, grouped by patient "
-                f"({getattr(self.dataset, 'val_fraction', 0):.0%}, seed {getattr(self.dataset, 'split_seed', '')})."
-                if how == "made-from-train" else "Validation split taken from the val/ folder.")
-        if "test" in counts:
-            note += " The test split is scored once for the report and never used for choices."
-        self.split_note.setText(note)
-        self.bars.set_counts(counts)
-        while self.samples_grid.count():
-            item = self.samples_grid.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
-        for r, (cls, thumbs) in enumerate(sorted(result["samples"].items())):
-            title = QLabel(f"<b>{cls}</b>")
-            self.samples_grid.addWidget(title, 2 * r, 0, 1, THUMBS_PER_CLASS)
-            for c, (name, pixels) in enumerate(thumbs):
-                lab = QLabel()
-                lab.setPixmap(QPixmap.fromImage(gray_qimage(pixels)))
-                lab.setToolTip(name)
-                self.samples_grid.addWidget(lab, 2 * r + 1, c)
+        self.overview.show_result(result)
         self.scanned.emit(result)
 
     # --- training --------------------------------------------------------------------
     def form_values(self) -> dict[str, Any]:
-        from core import paths
-
-        model = self.model_combo.currentData()
-        name = self.name_edit.text().strip() or f"{model}-{time.strftime('%Y%m%d-%H%M%S')}"
-        return {
-            "data_root": self.data_edit.text().strip(),
-            "out": str(paths.user_models_dir() / name),
-            "model": model,
-            "epochs": self.epochs.value(),
-            "batch_size": self.batch.value(),
-            "hparams": {"image_size": self.size.value()},
-            "loss": self.loss.currentData(),
-            "class_weight": self.class_weight.isChecked(),
-            "augment": self.augment.isChecked(),
-            "hflip": self.hflip.isChecked(),
-            "seed": None if self.seed.value() < 0 else self.seed.value(),
-        }
+        return self.form.values(self.data_edit.text().strip())
 
     def is_running(self) -> bool:
         return self.worker is not None and not self.worker.is_done()
@@ -417,9 +236,7 @@ class TrainWidget(QWidget):
             finetune = {"init_from": str(self.state.bundle.path), "lr": self.ft_lr.value(),
                         "freeze": self.ft_freeze.value(), "holdout": self.ft_holdout.value()}
         self.banner.hide()
-        self.info.hide()
-        self.history.reset()
-        self._last_epoch = 0
+        self._clear_run_view()
         self._t0 = time.perf_counter()
         self.progress.setValue(0)
         self.progress.setFormat("starting...")
@@ -500,41 +317,10 @@ class TrainWidget(QWidget):
 
     # --- models ----------------------------------------------------------------------
     def refresh_models(self, select: str | None = None) -> None:
-        from core.learning.registry import list_bundles
-
-        active = str(Path(self.state.bundle.path)) if self.state.bundle is not None else None
-        current = select or (self.models.currentItem().data(Qt.ItemDataRole.UserRole) if self.models.currentItem() else None)
-        self.models.clear()
-        try:
-            bundles = list_bundles()
-        except OSError:
-            bundles = []
-        bundle = self.state.bundle
-        if bundle is not None and all(Path(b["path"]) != Path(bundle.path) for b in bundles):
-            auc = ((bundle.card.get("metrics") or {}).get("val") or {}).get("auc")
-            bundles.insert(0, {"path": str(bundle.path), "name": bundle.name, "created": bundle.card.get("created", ""),
-                               "model": (bundle.card.get("model") or {}).get("name", ""),
-                               "threshold": bundle.threshold, "shipped": False,
-                               "val_auc": auc[0] if isinstance(auc, (list, tuple)) else auc,
-                               "label": f"{bundle.name} · {str(bundle.card.get('created', ''))[:10]}"})
-        for b in bundles:
-            auc = f"val AUC {b['val_auc']:.3f}" if isinstance(b["val_auc"], (int, float)) else "val AUC ?"
-            tags = ["ACTIVE"] if active is not None and Path(b["path"]) == Path(active) else []
-            text = f"{b['label']}  ·  {b['model']}  ·  {auc}  {' '.join(f'[{t}]' for t in tags)}"
-            item = QListWidgetItem(text)
-            item.setData(Qt.ItemDataRole.UserRole, b["path"])
-            item.setToolTip(f"{b['path']}\ncreated {b['created']}")
-            self.models.addItem(item)
-            if current is not None and Path(b["path"]) == Path(current):
-                self.models.setCurrentItem(item)
-        if self.models.count() == 0:
-            self.models.addItem(QListWidgetItem("No models yet: train one above."))
+        self.model_list.refresh(self.state.bundle, select)
 
     def _activate(self) -> None:
-        item = self.models.currentItem()
-        path = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
-        if path:
-            self.activateRequested.emit(path)
+        self.model_list.activate()
 
     def shutdown(self) -> None:
         if self.worker is not None:

@@ -9,7 +9,13 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPixmap, QTransform
-from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsTextItem, QGraphicsView
+from PySide6.QtWidgets import (
+    QGraphicsPixmapItem,
+    QGraphicsScene,
+    QGraphicsTextItem,
+    QGraphicsView,
+    QToolButton,
+)
 
 FULL_CENTER = 127.5
 FULL_WIDTH = 255.0
@@ -288,3 +294,25 @@ class ImageView(QGraphicsView):
             self.filesDropped.emit(paths)
         else:
             event.ignore()
+
+
+def view_buttons(view: ImageView) -> list[QToolButton]:
+    """Fit, Zoom +, Zoom −, Reset and the checkable Invert (last) for a toolbar over ``view``."""
+    buttons = []
+    for text, tip, slot in (
+        ("Fit", "Fit the image to the window (F)", lambda: view.fit()),
+        ("Zoom +", "Zoom in (mouse wheel)", lambda: view.zoom(1.25)),
+        ("Zoom −", "Zoom out (mouse wheel)", lambda: view.zoom(0.8)),
+        ("Reset", "Reset zoom, window/level and inversion (R)", lambda: view.reset_view()),
+    ):
+        b = QToolButton()
+        b.setText(text)
+        b.setToolTip(tip)
+        b.clicked.connect(slot)
+        buttons.append(b)
+    invert = QToolButton()
+    invert.setText("Invert")
+    invert.setCheckable(True)
+    invert.setToolTip("Invert grey levels (I)")
+    invert.toggled.connect(lambda on: view.set_inverted(on))
+    return [*buttons, invert]

@@ -1,10 +1,19 @@
-"""Small reusable widgets: banners, the confusion matrix."""
+"""Small reusable widgets: banners, the confusion matrix, a thumbnail grid."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPen
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QTableWidget, QToolButton, QWidget
+from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QTableWidget,
+    QToolButton,
+    QWidget,
+)
 
 BANNER_STYLES = {
     "error": ("#fdecea", "#8a1c12", "#e0a39c"),
@@ -28,8 +37,7 @@ class MessageBanner(QFrame):
         )
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 6, 6, 6)
-        self.label = QLabel()
-        self.label.setWordWrap(True)
+        self.label = WrappingLabel()
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         layout.addWidget(self.label, 1)
@@ -148,3 +156,76 @@ def fit_table_height(table: QTableWidget) -> None:
     height += sum(table.rowHeight(r) for r in range(table.rowCount()))
     height += 2 * table.frameWidth()
     table.setFixedHeight(height)
+
+
+class ThumbnailGrid(QWidget):
+    """Groups of thumbnails (a bold title, then one row of pictures), scaled so a whole row fits
+    the width it is given: nothing is cut off at the edge, and no sideways scrolling."""
+
+    SPACING = 4
+
+    def __init__(self, per_row: int, max_size: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.per_row, self.max_size = per_row, max_size
+        self.grid = QGridLayout(self)
+        self.grid.setSpacing(self.SPACING)
+        self.grid.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.setMinimumSize(1, 1)  # the layout must not push the width past the viewport
+        self.thumbs: list[tuple[QLabel, QPixmap]] = []
+        self.thumb_size = max_size
+
+    def clear(self) -> None:
+        while self.grid.count():
+            item = self.grid.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        self.thumbs = []
+
+    def set_groups(self, groups: list[tuple[str, list[tuple[str, QPixmap]]]]) -> None:
+        self.clear()
+        for r, (title, items) in enumerate(groups):
+            self.grid.addWidget(QLabel(f"<b>{title}</b>"), 2 * r, 0, 1, self.per_row)
+            for c, (name, pixmap) in enumerate(items[: self.per_row]):
+                label = QLabel()
+                label.setToolTip(name)
+                label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+                self.grid.addWidget(label, 2 * r + 1, c)
+                self.thumbs.append((label, pixmap))
+        self._fit()
+
+    def _fit(self) -> None:
+        m = self.grid.contentsMargins()
+        room = self.width() - m.left() - m.right() - self.SPACING * (self.per_row - 1)
+        size = max(16, min(self.max_size, room // self.per_row))
+        self.thumb_size = size
+        for label, pixmap in self.thumbs:
+            label.setFixedSize(size, size)
+            label.setPixmap(pixmap.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
+                                          Qt.TransformationMode.SmoothTransformation))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+
+class WrappingLabel(QLabel):
+    """A word-wrapped label that a crowded layout may not squeeze below the height its text needs
+    at its current width (Qt's box layouts only ask a wrapped label for a two-line minimum)."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self.setWordWrap(True)
+
+    def _fit(self) -> None:
+        width = self.width() if self.width() > 50 else self.sizeHint().width()
+        needed = self.heightForWidth(width)
+        if needed > 0 and needed != self.minimumHeight():
+            self.setMinimumHeight(needed)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self._fit()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()

@@ -51,7 +51,7 @@ def local_time(iso: str) -> str:
 
 def row_cells(row: WorklistRow) -> list[str]:
     if row.status == "scored":
-        score = "n/a" if row.score is None else f"{row.score:.3f}"
+        score = "not applicable" if row.no_call_reason else ("n/a" if row.score is None else f"{row.score:.3f}")
         label = row.label or "no call"
         status = {"sent": "scored, results sent", "": "scored"}.get(row.sent, f"scored; send {row.sent}")
     else:

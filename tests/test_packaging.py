@@ -207,7 +207,7 @@ def test_install_desktop_entry_points_at_the_built_app(tmp_path):
     assert res.returncode == 0, res.stderr
     entry = (tmp_path / "data" / "applications" / "pneumoscope.desktop").read_text()
     fields = dict(line.split("=", 1) for line in entry.splitlines() if "=" in line)
-    assert fields["Exec"] == f'"{exe}"'
+    assert fields["Exec"] == f'"{exe}" %F'  # files from "Open with" open at launch
     assert Path(fields["Icon"]).is_file() and fields["Terminal"] == "false"
     assert "@" not in entry
     missing = subprocess.run(["sh", str(script), str(tmp_path / "nothing")], env=env, capture_output=True, text=True)

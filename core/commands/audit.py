@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+from collections.abc import Mapping
+from typing import Any
 
-from core.trust.audit import EVENTS, AuditLog, format_record
+from core.trust.audit import EVENTS, AuditLog
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,3 +35,20 @@ def run(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"({len(records)} events from {log.path})")
     return 0
+
+
+def format_record(rec: Mapping[str, Any]) -> str:
+    """One readable line for a record: time, event, user, then the event's own fields."""
+    skip = {"ts", "event", "app_version", "user", "host", "pid"}
+    parts = []
+    for key, value in rec.items():
+        if key in skip or value is None:
+            continue
+        if isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value):
+            value = value[:12] + "..."
+        elif isinstance(value, float):
+            value = f"{value:.4g}"
+        elif isinstance(value, dict | list):
+            value = json.dumps(value, separators=(",", ":"))
+        parts.append(f"{key}={value}")
+    return f"{rec.get('ts', '?'):<24} {rec.get('event', '?'):<18} {rec.get('user', '?'):<10} " + " ".join(parts)

@@ -155,7 +155,17 @@ def run(args: argparse.Namespace) -> int:
         if note:
             scores.notes.append(note)
 
-    report = build_report(bundle, scores, threshold, prevalence=args.prevalence, chosen_on=chosen_on)
+    origin = None
+    if threshold is None:  # the threshold in force: an adopted or site profile beside the model wins
+        from core.cases import active_threshold
+
+        in_force, source = active_threshold(bundle)
+        if abs(in_force - float(bundle.threshold)) > 1e-12:
+            threshold, chosen_on, origin = in_force, "profile", f"The threshold in force for this model: {source}."
+            header.append(f"Threshold {in_force:.4f} from the model's profile ({source}); "
+                          "pass --threshold or --choose to use another.")
+    report = build_report(bundle, scores, threshold, prevalence=args.prevalence, chosen_on=chosen_on,
+                          set_by="the --threshold option" if args.threshold is not None else None, origin=origin)
     out = sys.stdout
     for line in header:
         print(line, file=out)
@@ -166,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
             numbers["parent_comparison"] = comparison.as_dict()
         print(json.dumps(numbers, indent=2), file=out)
     if args.report:
-        pdf = write_report(report, args.report, args.html)
+        pdf = write_report(report, args.report, args.html, paper=args.paper)
         print(f"Report written to {pdf}" + (f" and {args.html}" if args.html else ""), file=out)
     return 0
 
@@ -201,6 +211,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--prevalence", type=_fraction, metavar="P", help="also show PPV/NPV at this pneumonia prevalence")
     p.add_argument("--report", metavar="OUT.pdf", type=Path, help="write a multi-page PDF report")
     p.add_argument("--html", metavar="OUT.html", type=Path, help="also write an HTML report (needs --report)")
+    p.add_argument("--paper", choices=("auto", "a4", "letter"), default="auto",
+                   help="page size of the PDF (default: auto, Letter where the locale uses it, else A4)")
     p.add_argument("--json", action="store_true", help="also print the numbers as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=run)

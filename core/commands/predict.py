@@ -14,7 +14,10 @@ probability-like output of the model (0 = normal, 1 = pneumonia), and a label: P
 when the score is at or above the threshold in force, NORMAL below it (threshold_source
 says where that threshold comes from). ood_distance is the image's distance from the
 training X-rays in units of the model's cut-off (ood_flag = yes above 1); chest_view_warning
-says when the tags or size suggest this is not a frontal chest X-ray. Files that cannot be
+says when the tags or size suggest this is not a frontal chest X-ray. When the gate (ood_flag yes)
+or that check fires there is no call: score reads "not applicable", label is empty and
+no_call_reason says why. population_warning when
+the DICOM age or view is outside the model card's intended population. Files that cannot be
 read are listed with the reason in the error column.
 Research use only - not for diagnosis.
 
@@ -45,8 +48,8 @@ def run(args: argparse.Namespace) -> int:
         out = write_cases_csv(cases, args.csv)
         counts = summarize(cases)
         print(f"scored {counts['scored']} image(s), {counts['positive']} at or above threshold {threshold:.4f} "
-              f"({source}); {counts['unreadable']} unreadable; {counts['flagged']} flagged as unlike the "
-              f"training X-rays; wrote {out}")
+              f"({source}); {counts['not_applicable']} not applicable (not a chest X-ray like the training "
+              f"data: no call); {counts['unreadable']} unreadable; wrote {out}")
     else:
         writer = csv.writer(sys.stdout)
         writer.writerow(CSV_COLUMNS)

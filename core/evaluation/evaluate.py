@@ -29,6 +29,7 @@ from core.evaluation.operating import (
     subgroup_sensitivity,
     validate_scores,
 )
+from core.evaluation.wording import card_summary, threshold_origin
 
 SPLIT_NAMES = {"val": "validation", "test": "test", "train": "training", "site": "site"}
 SPLIT_NOTES = {
@@ -50,6 +51,9 @@ class Scores:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     source: str = ""  # where the scores came from, in words
     notes: list[str] = field(default_factory=list)
+    # Are these the images the model was trained/validated with? True for the bundle's stored
+    # scores, False when the data folder's file list differs from the card's, None when unknown.
+    same_as_training: bool | None = None
 
     def __len__(self) -> int:
         return len(self.y_true)
@@ -70,6 +74,7 @@ def stored_scores(bundle: Any, split: str) -> Scores:
         split=split,
         skipped=skipped,
         source="scores stored in the model bundle at training time",
+        same_as_training=True,
     )
 
 
@@ -108,6 +113,8 @@ class Report:
     y_true: np.ndarray = field(repr=False)
     y_score: np.ndarray = field(repr=False)
     disclaimer: str = "Research use only - not for diagnostic use."
+    # Who or what set the threshold, as one sentence for a reader (see threshold_origin()).
+    threshold_origin: str = ""
 
     def metrics_dict(self) -> dict[str, Any]:
         """JSON-ready numbers (no arrays), e.g. to store in the model card."""
@@ -135,6 +142,7 @@ class Report:
                     "method": self.threshold_method,
                     "reason": self.threshold_reason,
                     "chosen_on": self.threshold_chosen_on,
+                    "origin": self.threshold_origin,
                 },
                 "auc": self.auc,
                 "average_precision": self.average_precision,
@@ -153,86 +161,25 @@ def _card_of(source: Any) -> dict[str, Any]:
     return dict(getattr(source, "card", None) or {})
 
 
-def _fmt_counts(counts: Any) -> str:
-    if not isinstance(counts, dict):
-        return "-"
-    parts = []
-    for split, per_class in counts.items():
-        if isinstance(per_class, dict):
-            inner = ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in per_class.items())
-            parts.append(f"{split}: {inner}")
-    return "; ".join(parts) or "-"
-
-
-def card_summary(card: dict[str, Any]) -> list[tuple[str, str]]:
-    """Model card in a few (label, text) rows for a report; missing fields are skipped."""
-    model = card.get("model") or {}
-    data = card.get("data") or {}
-    training = card.get("training") or {}
-    rows: list[tuple[str, str]] = []
-
-    def add(label: str, value: Any) -> None:
-        if value not in (None, "", [], {}):
-            rows.append((label, str(value)))
-
-    add("Model", card.get("name"))
-    add("Created", card.get("created"))
-    if model:
-        shape = "x".join(str(v) for v in model.get("input_shape", []))
-        params = model.get("params")
-        add(
-            "Architecture",
-            f"{model.get('name', '?')}, input {shape or '?'}"
-            + (f", {params:,} parameters" if isinstance(params, int) else ""),
-        )
-    if data:
-        add("Training data", f"{data.get('root_name', '?')} (validation: {data.get('val_source', '?')})")
-        add("Images", _fmt_counts(data.get("counts")))
-        if data.get("manifest_hash"):
-            add("Data hash", str(data["manifest_hash"])[:16])
-    if training:
-        epochs = training.get("epochs_run")
-        best = training.get("best_epoch")
-        secs = training.get("seconds")
-        add(
-            "Training",
-            ", ".join(
-                x
-                for x in (
-                    f"{epochs} epochs" if epochs is not None else "",
-                    f"best epoch {best}" if best is not None else "",
-                    f"{secs:,.0f} s" if isinstance(secs, int | float) else "",
-                    f"loss {training.get('loss')}" if training.get("loss") else "",
-                    "class weights" if training.get("class_weight") else "",
-                    "augmentation" if training.get("augmentation") else "",
-                )
-                if x
-            ),
-        )
-    cal = card.get("calibration")
-    add("Calibration", cal.get("method") if isinstance(cal, dict) else "none (raw model output)")
-    if card.get("model_sha256"):
-        add("Model sha256", str(card["model_sha256"])[:16])
-    add("Intended use", card.get("intended_use"))
-    lim = card.get("limitations")
-    add("Limitations", " ".join(lim) if isinstance(lim, list) else lim)
-    return rows
-
-
 def _resolve_threshold(
-    threshold: ThresholdChoice | float | None, card: dict[str, Any], chosen_on: str | None
-) -> tuple[float, str, str, str]:
+    threshold: ThresholdChoice | float | None, card: dict[str, Any], chosen_on: str | None, set_by: str | None
+) -> tuple[float, str, str, str, str]:
     if isinstance(threshold, ThresholdChoice):
-        return (threshold.threshold, threshold.method, threshold.reason, chosen_on or "val")
+        on = chosen_on or "val"
+        return (threshold.threshold, threshold.method, threshold.reason, on, threshold_origin(threshold.method, on))
     if threshold is None:
         stored = card.get("threshold") or {}
         if stored.get("value") is None:
-            return (0.5, "default", "No threshold stored with the model; 0.5 used.", "none")
+            return (0.5, "default", "No threshold stored with the model; 0.5 used.", "none",
+                    threshold_origin("default", "none", {}))
+        method = str(stored.get("method") or "stored")
+        on = str(stored.get("chosen_on") or chosen_on or "unknown")
         return (
             float(stored["value"]),
-            str(stored.get("method") or "stored"),
+            method,
             str(stored.get("reason") or "Threshold stored with the model."),
-            str(stored.get("chosen_on") or chosen_on or "unknown"),
+            on,
+            threshold_origin(method, on, stored),
         )
     try:
         value = float(threshold)
@@ -240,7 +187,43 @@ def _resolve_threshold(
         raise MetricsError(f"The threshold must be a number between 0 and 1, not {threshold!r}.") from exc
     if not 0.0 <= value <= 1.0 or math.isnan(value):
         raise MetricsError(f"The threshold must be between 0 and 1, not {value}.")
-    return (value, "manual", f"Threshold {value:g} set by the user.", chosen_on or "user")
+    on = chosen_on or "user"
+    return (value, "manual", f"Threshold {value:g} set by the user.", on,
+            threshold_origin("manual", on, set_by=set_by))
+
+
+def _threshold_notes(threshold: Any, method: str, on: str, scores: Scores) -> list[str]:
+    """What the reader must know about where the threshold was chosen relative to these images."""
+    if scores.split == "test":
+        return [
+            "Test scores are for this report only. The threshold was not chosen on them."
+            if on != "test"
+            else "Warning: the threshold was chosen on the test split, so these numbers are biased."
+        ]
+    if scores.split != "val" or on not in ("val", "validation"):
+        return []
+    if isinstance(threshold, ThresholdChoice):
+        return [
+            "The threshold was chosen on these same validation images, so the numbers at the threshold "
+            "are optimistic; the test split gives the honest estimate."
+        ]
+    if threshold is not None or method in ("manual", "stored", "default"):
+        return []
+    # The threshold came from the bundle: it was chosen on the validation split of the training data.
+    if scores.same_as_training:
+        return [
+            "The model's stored threshold was chosen on this validation split when the model was trained, so "
+            "the numbers at the threshold are optimistic; the test split gives the honest estimate."
+        ]
+    if scores.same_as_training is False:
+        return [
+            "The threshold came from the model bundle: it was chosen on the validation split of the data the "
+            "model was trained on, not on these images."
+        ]
+    return [
+        "The threshold came from the model bundle, chosen on the validation split of its training data; if "
+        "these are the same images, the numbers at the threshold are optimistic."
+    ]
 
 
 def build_report(
@@ -252,6 +235,8 @@ def build_report(
     split: str | None = None,
     prevalence: float | None = None,
     chosen_on: str | None = None,
+    set_by: str | None = None,
+    origin: str | None = None,
     n_bins: int = 10,
     progress: Callable[[Any], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -262,6 +247,8 @@ def build_report(
     of ``split`` are used (default "val"); score a folder with :func:`core.learning.scoring.evaluate_bundle`.
     ``threshold``: a :class:`ThresholdChoice` (made on validation scores), a number, or None for
     the threshold stored in the card. ``history`` defaults to the card's training history.
+    ``set_by`` says where a hand-set number came from (e.g. "the --threshold option"); ``origin``
+    replaces the whole who-set-it sentence (e.g. for a threshold from a site or adopted profile).
     """
     card = _card_of(source)
     if scores is None:
@@ -270,7 +257,8 @@ def build_report(
         split = split or "val"
         scores = stored_scores(source, split)
     y, s = validate_scores(scores.y_true, scores.y_score)
-    t, method, reason, on = _resolve_threshold(threshold, card, chosen_on)
+    t, method, reason, on, default_origin = _resolve_threshold(threshold, card, chosen_on, set_by)
+    origin = origin or default_origin
     curve = OperatingCurve(y, s)
     point = curve.at(t)
     notes = list(scores.notes)
@@ -284,17 +272,7 @@ def build_report(
             "The classes do not overlap at all in this sample, so the AUC interval collapses to a point; "
             "with few images that is not evidence of perfection."
         )
-    if scores.split == "val" and on in ("val", "validation"):
-        notes.append(
-            "The threshold was chosen on these same validation images, so the numbers at the threshold "
-            "are optimistic; the test split gives the honest estimate."
-        )
-    if scores.split == "test":
-        notes.append(
-            "Test scores are for this report only. The threshold was not chosen on them."
-            if on != "test"
-            else "Warning: the threshold was chosen on the test split, so these numbers are biased."
-        )
+    notes += _threshold_notes(threshold, method, on, scores)
     if scores.skipped:
         n_skip = len(scores.skipped)
         notes.append(f"{n_skip:,} image{'s' if n_skip != 1 else ''} could not be scored and {'are' if n_skip != 1 else 'is'} left out.")
@@ -322,6 +300,7 @@ def build_report(
         threshold_method=method,
         threshold_reason=reason,
         threshold_chosen_on=on,
+        threshold_origin=origin,
         point=point,
         classification=rep,
         classification_text=format_classification_report(rep, digits=3),

@@ -1,9 +1,7 @@
-"""Evaluation reports: figures, text, a multi-page PDF and an HTML page.
+"""Evaluation reports: text, a multi-page PDF and an HTML page (figures: core.evaluation.figures).
 
-Figures are built on ``matplotlib.figure.Figure`` objects with the Agg canvas, never through
-pyplot, so no global state is touched and no GUI backend is ever loaded; the GUI embeds the same
-figure builders in its own canvases. Files are written to a temporary sibling and renamed into
-place, so a crash never leaves a half-written report.
+No pyplot and no GUI backend, as in core.evaluation.figures. Files are written to a temporary
+sibling and renamed into place, so a crash never leaves a half-written report.
 """
 
 from __future__ import annotations
@@ -19,47 +17,32 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from core.errors import PneumoscopeError
-from core.evaluation.calibration import brier_score, expected_calibration_error, reliability_curve
-from core.evaluation.curves import average_precision, pr_curve, roc_auc, roc_curve
 from core.evaluation.evaluate import Report, build_report
-from core.evaluation.operating import OperatingCurve
+from core.evaluation.figures import report_figures
+from core.evaluation.pages import (
+    A4_PORTRAIT,
+    PAPER_SIZES,
+    ReportError,
+    default_paper,
+    figure_page,
+    paper_size,
+    text_pages,
+)
+from core.paths import apply_umask
 
 __all__ = [
+    "A4_PORTRAIT",
+    "PAPER_SIZES",
     "Report",
     "ReportError",
     "build_report",
-    "calibration_figure",
-    "confusion_figure",
+    "default_paper",
     "format_report",
-    "history_figure",
-    "pr_figure",
-    "report_figures",
-    "roc_figure",
+    "paper_size",
     "write_report",
 ]
-
-PNEUMONIA_COLOUR = "#c0392b"
-NORMAL_COLOUR = "#2471a3"
-A4_PORTRAIT = (8.27, 11.69)
-
-
-class ReportError(PneumoscopeError):
-    """A report file could not be written (message says where and why)."""
-
-
-def _figure(size: tuple[float, float] = (6.0, 4.5)) -> Figure:
-    fig = Figure(figsize=size, layout="constrained")
-    FigureCanvasAgg(fig)  # an Agg canvas so savefig works without pyplot
-    return fig
-
-
-def _pct(v: float) -> str:
-    return "n/a" if v is None or math.isnan(v) else f"{v:.1%}"
 
 
 def _ci(triple: tuple[float, float, float] | None, digits: int = 3) -> str:
@@ -67,151 +50,6 @@ def _ci(triple: tuple[float, float, float] | None, digits: int = 3) -> str:
         return "undefined"
     v, lo, hi = triple
     return f"{v:.{digits}f} ({lo:.{digits}f} to {hi:.{digits}f})"
-
-
-# ----------------------------------------------------------------------------- figures
-
-
-def roc_figure(y_true: Any, y_score: Any, threshold: float | None = None) -> Figure:
-    """ROC curve with its AUC (95% DeLong interval) and the operating point at ``threshold``."""
-    fpr, tpr, _ = roc_curve(y_true, y_score)
-    auc, lo, hi = roc_auc(y_true, y_score)
-    fig = _figure((5.2, 4.8))
-    ax = fig.add_subplot()
-    ax.plot(fpr, tpr, color=PNEUMONIA_COLOUR, lw=2, label=f"AUC {auc:.3f} (95% CI {lo:.3f}-{hi:.3f})")
-    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="chance")
-    if threshold is not None:
-        p = OperatingCurve(y_true, y_score).at(threshold)
-        x, y = 1 - p.specificity[0], p.sensitivity[0]
-        ax.errorbar(
-            [x],
-            [y],
-            xerr=[[x - (1 - p.specificity[2])], [(1 - p.specificity[1]) - x]],
-            yerr=[[y - p.sensitivity[1]], [p.sensitivity[2] - y]],
-            fmt="o",
-            color="black",
-            capsize=3,
-            label=f"threshold {threshold:.3f}: sens {y:.3f}, spec {p.specificity[0]:.3f}",
-        )
-    ax.set(
-        xlim=(-0.01, 1.01),
-        ylim=(-0.01, 1.01),
-        xlabel="1 - specificity (NORMAL called PNEUMONIA)",
-        ylabel="sensitivity (PNEUMONIA caught)",
-        title="ROC curve",
-    )
-    ax.set_aspect("equal")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    return fig
-
-
-def pr_figure(y_true: Any, y_score: Any, threshold: float | None = None) -> Figure:
-    """Precision-recall curve for PNEUMONIA, its average precision, and the operating point."""
-    precision, recall, _ = pr_curve(y_true, y_score)
-    ap = average_precision(y_true, y_score)
-    prevalence = float(np.mean(np.asarray(y_true) == 1))
-    fig = _figure((5.2, 4.8))
-    ax = fig.add_subplot()
-    ax.step(recall, precision, where="post", color=PNEUMONIA_COLOUR, lw=2, label=f"average precision {ap:.3f}")
-    ax.axhline(prevalence, color="grey", lw=1, ls="--", label=f"prevalence {prevalence:.3f}")
-    if threshold is not None:
-        p = OperatingCurve(y_true, y_score).at(threshold)
-        if not math.isnan(p.precision[0]):
-            ax.plot([p.sensitivity[0]], [p.precision[0]], "o", color="black", label=f"threshold {threshold:.3f}")
-    ax.set(xlim=(-0.01, 1.01), ylim=(0, 1.02), xlabel="recall (sensitivity)", ylabel="precision (PPV)")
-    ax.set_title("Precision-recall curve")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower left", fontsize=8)
-    return fig
-
-
-def confusion_figure(y_true: Any, y_score: Any, threshold: float = 0.5) -> Figure:
-    """2x2 confusion matrix at ``threshold`` with counts and row percentages."""
-    tp, fp, tn, fn = OperatingCurve(y_true, y_score).counts_at(threshold)
-    cells = np.array([[tn, fp], [fn, tp]], dtype=float)
-    rows = cells.sum(axis=1, keepdims=True)
-    share = np.divide(cells, rows, out=np.zeros_like(cells), where=rows > 0)
-    fig = _figure((4.8, 4.2))
-    ax = fig.add_subplot()
-    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
-    names = ("NORMAL", "PNEUMONIA")
-    for i in range(2):
-        for j in range(2):
-            colour = "white" if share[i, j] > 0.6 else "black"
-            ax.text(j, i, f"{int(cells[i, j]):,}\n{share[i, j]:.1%}", ha="center", va="center", color=colour, fontsize=12)
-    ax.set_xticks([0, 1], names)
-    ax.set_yticks([0, 1], names, rotation=90, va="center")
-    ax.set(xlabel="called by the model (score >= threshold)", ylabel="true class")
-    ax.set_title(f"Confusion matrix at threshold {threshold:.3f}\n(% of each true class)", fontsize=10)
-    return fig
-
-
-def calibration_figure(y_true: Any, y_score: Any, threshold: float | None = None, n_bins: int = 10) -> Figure:
-    """Reliability diagram with Brier score and ECE, over a histogram of scores by class."""
-    y = np.asarray(y_true)
-    s = np.clip(np.asarray(y_score, dtype=float), 0, 1)
-    mean_pred, frac_pos, counts = reliability_curve(y, s, n_bins)
-    brier = brier_score(y, s)
-    ece = expected_calibration_error(y, s, n_bins)
-    fig = _figure((5.2, 5.6))
-    top, bottom = fig.subplots(2, 1, height_ratios=[3, 1], sharex=True)
-    top.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="perfectly calibrated")
-    top.plot(mean_pred, frac_pos, "o-", color=PNEUMONIA_COLOUR, label="model")
-    for x, f, c in zip(mean_pred, frac_pos, counts, strict=True):
-        top.annotate(f"{int(c)}", (x, f), textcoords="offset points", xytext=(4, -10), fontsize=7, color="grey")
-    top.set(ylabel="fraction truly PNEUMONIA", xlim=(0, 1), ylim=(-0.02, 1.02))
-    top.set_title(f"Calibration: Brier {brier:.3f}, ECE {ece:.3f} ({n_bins} bins)", fontsize=10)
-    top.grid(alpha=0.3)
-    top.legend(loc="upper left", fontsize=8)
-    bins = np.linspace(0, 1, 26)
-    bottom.hist(s[y == 0], bins=bins, color=NORMAL_COLOUR, alpha=0.6, label="NORMAL")
-    bottom.hist(s[y == 1], bins=bins, color=PNEUMONIA_COLOUR, alpha=0.6, label="PNEUMONIA")
-    if threshold is not None:
-        for ax in (top, bottom):
-            ax.axvline(threshold, color="black", lw=1, ls=":")
-    bottom.set(xlabel="score (P(pneumonia))", ylabel="images")
-    bottom.legend(fontsize=7)
-    return fig
-
-
-def history_figure(history: dict[str, list[float]]) -> Figure:
-    """Training curves: loss and the other metrics, training (solid) vs validation (dashed)."""
-    fig = _figure((7.5, 3.8))
-    metrics = sorted({k.removeprefix("val_") for k in history if k != "lr" and history.get(k)})
-    if not metrics:
-        ax = fig.add_subplot()
-        ax.text(0.5, 0.5, "No training history in the model card", ha="center", va="center")
-        ax.set_axis_off()
-        return fig
-    others = [m for m in metrics if m != "loss"]
-    panels = (["loss"] if "loss" in metrics else []) + ([None] if others else [])
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, panel in zip(axes, panels, strict=True):
-        names = ["loss"] if panel == "loss" else others
-        for i, name in enumerate(names):
-            colour = f"C{i}"
-            for key, ls, label in ((name, "-", name), (f"val_{name}", "--", f"val {name}")):
-                vals = history.get(key)
-                if vals:
-                    ax.plot(range(1, len(vals) + 1), vals, ls=ls, color=colour, label=label)
-        ax.set(xlabel="epoch", title="Loss" if panel == "loss" else "Metrics")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    return fig
-
-
-def report_figures(report: Report) -> list[tuple[str, Figure]]:
-    """(caption, figure) pairs in report order; curves need both classes."""
-    y, s, t = report.y_true, report.y_score, report.threshold
-    figs: list[tuple[str, Figure]] = []
-    if report.auc is not None:
-        figs.append(("ROC curve with the operating point (95% Wilson intervals)", roc_figure(y, s, t)))
-        figs.append(("Precision-recall curve", pr_figure(y, s, t)))
-    figs.append(("Confusion matrix", confusion_figure(y, s, t)))
-    figs.append(("Calibration", calibration_figure(y, s, t)))
-    figs.append(("Training curves from the model card", history_figure(report.history)))
-    return figs
 
 
 # ----------------------------------------------------------------------------- text
@@ -248,6 +86,15 @@ def subgroup_rows(report: Report) -> list[tuple[str, str]]:
     ]
 
 
+def _origin(report: Report) -> str:
+    """Who or what set the threshold (reports built before the field existed fall back to the method)."""
+    return report.threshold_origin or f"Method: {report.threshold_method}."
+
+
+def _method_label(report: Report) -> str:
+    return "set by hand" if report.threshold_method == "manual" else report.threshold_method
+
+
 def format_report(report: Report) -> str:
     """Plain-text report for the terminal."""
     width = 40
@@ -259,8 +106,7 @@ def format_report(report: Report) -> str:
         f"Scores: {report.source}" if report.source else "",
         f"Images: {report.n:,} ({report.n_pos:,} PNEUMONIA, {report.n_neg:,} NORMAL)"
         + (f", {len(report.skipped):,} skipped" if report.skipped else ""),
-        f"Threshold: {report.threshold:.4f} by {report.threshold_method} "
-        f"(chosen on: {report.threshold_chosen_on}). {report.threshold_reason}",
+        f"Threshold: {report.threshold:.4f}. {_origin(report)} Reason: {report.threshold_reason}",
         "",
     ]
     lines += [f"{k:<{width}} {v}" for k, v in operating_rows(report)]
@@ -276,94 +122,45 @@ def format_report(report: Report) -> str:
 # ----------------------------------------------------------------------------- PDF
 
 
-def _text_page(title: str, blocks: list[tuple[str, Any]]) -> Figure:
-    """A portrait page of text. blocks: ("h", str) heading, ("p", str) paragraph,
-    ("kv", [(k, v)]) table, ("pre", str) monospace block, ("warn", str) highlighted line."""
-    import textwrap
-
-    fig = _figure(A4_PORTRAIT)
-    fig.set_layout_engine(None)
-    y = 0.95
-    fig.text(0.07, y, title, fontsize=15, weight="bold", va="top")
-    y -= 0.05
-    for kind, content in blocks:
-        if y < 0.05:
-            break
-        if kind == "h":
-            y -= 0.012
-            fig.text(0.07, y, content, fontsize=12, weight="bold", va="top")
-            y -= 0.03
-        elif kind == "warn":
-            fig.text(0.07, y, content, fontsize=11, weight="bold", color=PNEUMONIA_COLOUR, va="top")
-            y -= 0.03
-        elif kind == "p":
-            for line in textwrap.wrap(content, 95) or [""]:
-                fig.text(0.07, y, line, fontsize=9, va="top")
-                y -= 0.018
-            y -= 0.006
-        elif kind == "kv":
-            for k, v in content:
-                wrapped = textwrap.wrap(v, 62) or [""]
-                fig.text(0.07, y, k, fontsize=9, weight="bold", va="top")
-                for line in wrapped:
-                    fig.text(0.42, y, line, fontsize=9, va="top")
-                    y -= 0.018
-            y -= 0.008
-        elif kind == "pre":
-            for line in content.splitlines():
-                fig.text(0.07, y, line, fontsize=8.5, family="monospace", va="top")
-                y -= 0.016
-            y -= 0.008
-    fig.text(0.5, 0.02, "Pneumoscope - research use only - not for diagnostic use", ha="center", fontsize=7, color="grey")
-    return fig
-
-
 def _threshold_blocks(report: Report) -> list[tuple[str, Any]]:
     return [
         ("h", "How the threshold was chosen"),
-        ("p", f"Method: {report.threshold_method}; chosen on: {report.threshold_chosen_on}."),
-        ("p", report.threshold_reason),
+        ("kv", [("Set by", _origin(report)), ("Reason given", report.threshold_reason)]),
         ("h", "Split scored"),
         ("warn" if report.split == "test" else "p", report.split_note),
         ("p", report.source or ""),
     ]
 
 
-def _pages(report: Report) -> Iterator[tuple[str, Figure]]:
+def _pages(report: Report, paper: str | None = None) -> Iterator[tuple[str, Figure]]:
+    """Every page of the PDF, all of one paper size ("a4", "letter", or None for the locale's)."""
+    size = paper_size(paper)
     headline = [
         ("Images", f"{report.n:,} ({report.n_pos:,} PNEUMONIA, {report.n_neg:,} NORMAL)"),
         ("AUC (95% CI)", _ci(report.auc)),
-        ("Threshold", f"{report.threshold:.4f} ({report.threshold_method})"),
+        ("Threshold", f"{report.threshold:.4f} ({_method_label(report)})"),
         ("Sensitivity", _ci(report.point.sensitivity)),
         ("Specificity", _ci(report.point.specificity)),
         ("Created", report.created),
     ]
-    yield (
-        "title",
-        _text_page(
-            report.title,
-            [("warn", report.disclaimer), ("p", ""), ("kv", headline), *_threshold_blocks(report)]
-            + ([("h", "Notes"), *[("p", f"- {n}") for n in report.notes]] if report.notes else []),
-        ),
-    )
-    yield (
-        "card",
-        _text_page(
-            "Model card and operating point",
-            [
-                ("h", "Model card"),
-                ("kv", report.card_summary or [("Model", report.model_name)]),
-                ("h", "Operating point (95% intervals)"),
-                ("kv", operating_rows(report)),
-                (
-                    "p",
-                    "Proportions have Wilson score intervals; F1 via the Jaccard index, balanced accuracy by "
-                    "MOVER; AUC by DeLong.",
-                ),
-            ],
-        ),
-    )
-    yield from report_figures(report)
+    title_blocks: list[tuple[str, Any]] = [("warn", report.disclaimer), ("p", ""), ("kv", headline),
+                                           *_threshold_blocks(report)]
+    if report.notes:
+        title_blocks += [("h", "Notes"), *[("p", f"- {n}") for n in report.notes]]
+    for fig in text_pages(report.title, title_blocks, size):
+        yield ("title", fig)
+    card_blocks: list[tuple[str, Any]] = [
+        ("h", "Model card"),
+        ("kv", report.card_summary or [("Model", report.model_name)]),
+        ("h", "Operating point (95% intervals)"),
+        ("kv", operating_rows(report)),
+        ("p", "Proportions have Wilson score intervals; F1 via the Jaccard index, balanced accuracy by "
+              "MOVER; AUC by DeLong."),
+    ]
+    for fig in text_pages("Model card and operating point", card_blocks, size):
+        yield ("card", fig)
+    for caption, fig in report_figures(report):
+        yield (caption, figure_page(caption, fig, size))
     blocks: list[tuple[str, Any]] = [("h", "Classification report"), ("pre", report.classification_text)]
     sub = subgroup_rows(report)
     if sub:
@@ -371,7 +168,8 @@ def _pages(report: Report) -> Iterator[tuple[str, Figure]]:
     if report.skipped:
         shown = [(Path(p).name, r) for p, r in report.skipped[:25]]
         blocks += [("h", f"Images left out ({len(report.skipped):,})"), ("kv", shown)]
-    yield ("classification", _text_page("Classification report", blocks))
+    for fig in text_pages("Classification report", blocks, size):
+        yield ("classification", fig)
 
 
 @contextlib.contextmanager
@@ -383,6 +181,7 @@ def _atomic_path(dest: Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        apply_umask(tmp_path)  # mkstemp makes it 0600; the report is the user's ordinary file
         os.replace(tmp_path, dest)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -397,15 +196,24 @@ def _write(dest: Path, writer: Callable[[Path], None], what: str) -> None:
         raise ReportError(f"Could not write the {what} to {dest}: {exc.strerror or exc}") from exc
 
 
-def write_report(report: Report, pdf_path: str | os.PathLike, html_path: str | os.PathLike | None = None) -> Path:
-    """Write the multi-page PDF (and the HTML page when ``html_path`` is given); returns the PDF path."""
+def write_report(
+    report: Report,
+    pdf_path: str | os.PathLike,
+    html_path: str | os.PathLike | None = None,
+    paper: str | None = None,
+) -> Path:
+    """Write the multi-page PDF (and the HTML page when ``html_path`` is given); returns the PDF path.
+
+    Every page has one size: ``paper`` "a4" or "letter", or None/"auto" for the one the user's
+    locale uses. The files get the permissions of any file the user makes (their umask).
+    """
     from matplotlib.backends.backend_pdf import PdfPages
 
     pdf = Path(pdf_path)
 
     def write_pdf(tmp: Path) -> None:
         with PdfPages(tmp, metadata={"Title": report.title, "Subject": report.disclaimer, "Creator": "Pneumoscope"}) as pages:
-            for _, fig in _pages(report):
+            for _, fig in _pages(report, paper):
                 pages.savefig(fig)
 
     _write(pdf, write_pdf, "PDF report")
@@ -446,8 +254,8 @@ def render_html(report: Report) -> str:
         f"<p class='{'warn' if report.split == 'test' else ''}'>{e(report.split_note)}</p>",
         f"<p>{e(report.source)}</p>",
         "<h2>How the threshold was chosen</h2>",
-        f"<p>Method: {e(report.threshold_method)}; chosen on: {e(report.threshold_chosen_on)}.</p>",
-        f"<p>{e(report.threshold_reason)}</p>",
+        f"<p>{e(_origin(report))}</p>",
+        f"<p>Reason given: {e(report.threshold_reason)}</p>",
         "<h2>Operating point (95% intervals)</h2>",
         _table(operating_rows(report)),
         "<h2>Model card</h2>",

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from core.imaging import xray as _limits
-from core.imaging.dicom_tags import _int, _printable, _text, _uid_name
+from core.imaging.dicom_tags import _int, _printable, _text, _uid_name, patient_age
 from core.imaging.display import _dicom_colour_to_grey, _dicom_grey_to_8bit
 from core.imaging.xray import (
     _COLOUR_PHOTOMETRIC,
@@ -304,10 +304,13 @@ def _encapsulation_problem(ds: Any, ts: Any, label: str) -> str | None:
 def _dicom_meta(
     ds: Any, ts: Any, rows: int, cols: int, frames: int, photometric: str, source: str
 ) -> dict[str, Any]:
+    age = patient_age(ds)
     meta: dict[str, Any] = {
         "modality": _text(ds, "Modality"),
         "body_part": _text(ds, "BodyPartExamined"),
         "view_position": _text(ds, "ViewPosition"),
+        "patient_age": age[0],  # as written in PatientAge ("004Y"); None when absent
+        "age_years": age[1],  # from PatientAge, else birth date and study date; None when unknown
         "photometric": photometric,
         "bits_stored": _int(ds, "BitsStored"),
         "transfer_syntax": str(ts),

@@ -65,3 +65,41 @@ def _printable(value: Any, limit: int = 64) -> str:
     text = "".join(ch if ch.isascii() and ch.isprintable() else "?" for ch in str(value))
     return text[:limit]
 
+
+
+_AGE_UNITS = {"D": 1 / 365.25, "W": 7 / 365.25, "M": 1 / 12, "Y": 1.0}
+
+
+def age_in_years(patient_age: str | None) -> float | None:
+    """DICOM Age String ("004Y", "018M", "003W", "010D"; lenient about padding) in years, else None."""
+    if not patient_age:
+        return None
+    text = str(patient_age).strip().upper()
+    unit = text[-1:] if text[-1:] in _AGE_UNITS else "Y"
+    digits = text[:-1] if text[-1:] in _AGE_UNITS else text
+    if not digits.strip().isdigit():
+        return None
+    years = int(digits) * _AGE_UNITS[unit]
+    return years if 0 <= years < 150 else None
+
+
+def _date(text: str | None) -> Any:
+    import datetime as dt
+
+    try:
+        return dt.datetime.strptime(str(text or "").strip()[:8], "%Y%m%d").date()
+    except ValueError:
+        return None
+
+
+def patient_age(ds: Any) -> tuple[str | None, float | None]:
+    """(as written, in years): PatientAge, else worked out from PatientBirthDate and the study date."""
+    written = _text(ds, "PatientAge")
+    years = age_in_years(written)
+    if years is not None:
+        return written, years
+    born = _date(_text(ds, "PatientBirthDate"))
+    seen = _date(_text(ds, "StudyDate")) or _date(_text(ds, "AcquisitionDate")) or _date(_text(ds, "ContentDate"))
+    if born is None or seen is None or seen < born:
+        return written, None
+    return written, (seen - born).days / 365.25

@@ -64,4 +64,5 @@ def evaluate_bundle(
         if split == "val"
         else f"scored now from {Path(data_root).name}/",
         notes=notes,
+        same_as_training=None if not trained_hash else trained_hash == dataset.manifest_hash(),
     )

@@ -19,32 +19,24 @@ from typing import Any
 
 import numpy as np
 
-from core.learning.data import (
-    AugmentConfig,
-    Cancelled,
-    FolderDataset,
-    Progress,
-    ProgressFn,
-    StopFn,
-    class_weights,
-    load_arrays,
-    make_tf_dataset,
-    scan_dataset,
+from core.learning.callbacks import make_progress_callback, time_budget
+from core.learning.data import FolderDataset, class_weights, load_arrays, scan_dataset
+from core.learning.finish import (
+    INTENDED_USE,
+    LIMITATIONS,
+    choose_threshold_on_val,
+    fit_calibration,
+    relative_name,
+    score_arrays,
+    split_metrics,
 )
 from core.learning.models import DEFAULT_MODEL, input_shape, resolve_hparams
+from core.learning.pipeline import AugmentConfig, make_tf_dataset
+from core.progress import Cancelled, Progress, ProgressFn, StopFn
+from core.trust.population import KERMANY_POPULATION
 
-__all__ = ["Cancelled", "Progress", "TrainConfig", "score_arrays", "train"]
-
-INTENDED_USE = ("pediatric frontal chest X-rays (AP), ages 1-5, from one centre (Guangzhou); "
-                "research use only")
-LIMITATIONS = [
-    "Research software, not a diagnostic device.",
-    "Trained on one centre's pediatric AP radiographs; other ages, views, devices or sites may score differently.",
-    "The threshold was chosen on a validation split drawn from the training source. On the Kermany test "
-    "set such thresholds landed too low (many NORMAL images flagged): each site should check and set "
-    "its own operating point on its own labelled cases.",
-    "Labels are image-level (pneumonia yes/no); the model does not localise findings.",
-]
+# Cancelled and Progress are re-exported: callers of train() catch and receive them.
+__all__ = ["Cancelled", "Progress", "TrainConfig", "train"]
 
 
 @dataclass
@@ -76,6 +68,9 @@ class TrainConfig:
     name: str | None = None
     work_dir: str | None = None        # where the best-weights checkpoint lives during training
     extra_card: dict[str, Any] = field(default_factory=dict)
+    # Who the model is for (ages, views): stated in the card and checked in Review. The default is
+    # the development data's population; set it when training on other patients.
+    intended_population: dict[str, Any] = field(default_factory=lambda: dict(KERMANY_POPULATION))
     max_seconds: float | None = None   # wall-clock training budget: stop after the epoch that passes it
     calibration: str | None = None     # None | "temperature" | "platt": fitted on validation scores
     hash_names: bool = False           # store short hashes of file names, not the names (site data)
@@ -92,19 +87,6 @@ class TrainConfig:
 def _emit(progress: ProgressFn, **kw: Any) -> None:
     if progress is not None:
         progress(Progress(**kw))
-
-
-def score_arrays(model, x_uint8: np.ndarray, channels: int, batch: int = 64) -> np.ndarray:
-    """Raw model scores for a cached uint8 (N, S, S) array: same numbers as ModelBundle.score_*."""
-    from core.learning.bundle import predict_scores
-
-    outs = []
-    for start in range(0, len(x_uint8), 256):  # convert in slices to bound float32 memory
-        xf = x_uint8[start:start + 256].astype(np.float32)[..., None] / np.float32(255.0)
-        if channels == 3:
-            xf = np.repeat(xf, 3, axis=-1)
-        outs.append(predict_scores(model, xf, batch))
-    return np.concatenate(outs) if outs else np.zeros(0, dtype=np.float32)
 
 
 @dataclass
@@ -144,77 +126,6 @@ def decode_splits(ds: FolderDataset, size: int, progress: ProgressFn = None, sho
     return LoadedData(ds, arrays, skipped, time.perf_counter() - t0)
 
 
-def _make_progress_callback(progress: ProgressFn, should_stop: StopFn, epochs: int, batches: int,
-                            stage: str = "training"):
-    import keras
-
-    class _ProgressCallback(keras.callbacks.Callback):
-        """Per-batch progress with ETA; cancels within one batch."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.train_seconds = 0.0
-            self.images_seen = 0
-            self._epoch = 0
-            self._t_batch = 0.0
-            self._batches_done = 0
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._epoch = epoch
-            self._t_batch = time.perf_counter()
-
-        def on_train_batch_end(self, batch, logs=None):
-            now = time.perf_counter()
-            self.train_seconds += now - self._t_batch
-            self._t_batch = now
-            self._batches_done += 1
-            if should_stop is not None and should_stop():
-                self.model.stop_training = True
-                raise Cancelled()
-            if progress is not None:
-                per_batch = self.train_seconds / self._batches_done
-                left = (epochs - self._epoch - 1) * batches + (batches - batch - 1)
-                done = self._epoch * batches + batch + 1
-                progress(Progress(stage, epoch=self._epoch + 1, epochs=epochs, batch=batch + 1, batches=batches,
-                                  logs={k: float(v) for k, v in (logs or {}).items()},
-                                  eta_s=per_batch * left, fraction=done / max(1, epochs * batches)))
-
-        def on_epoch_end(self, epoch, logs=None):
-            if progress is not None:
-                logs = {k: float(v) for k, v in (logs or {}).items()}
-                text = "  ".join(f"{k} {v:.4f}" for k, v in logs.items())
-                progress(Progress("epoch_end", epoch=epoch + 1, epochs=epochs, batch=batches, batches=batches,
-                                  logs=logs, message=f"epoch {epoch + 1}/{epochs}: {text}",
-                                  fraction=(epoch + 1) / epochs))
-
-    return _ProgressCallback()
-
-
-def _time_budget_callback_class():
-    import keras
-
-    class TimeBudget(keras.callbacks.Callback):
-        """Stops after the epoch during which the wall-clock budget ran out (fair baselines)."""
-
-        def __init__(self, seconds: float) -> None:
-            super().__init__()
-            self.seconds = float(seconds)
-            self._t0 = 0.0
-
-        def on_train_begin(self, logs=None):
-            self._t0 = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            if time.perf_counter() - self._t0 >= self.seconds:
-                self.model.stop_training = True
-
-    return TimeBudget
-
-
-def _TimeBudget(seconds: float):
-    return _time_budget_callback_class()(seconds)
-
-
 def fit_model(model, data: LoadedData, config: TrainConfig, epochs: int, channels: int,
               progress: ProgressFn, should_stop: StopFn, work_dir: Path, strategy=None,
               extra_callbacks: list | None = None):
@@ -236,7 +147,7 @@ def fit_model(model, data: LoadedData, config: TrainConfig, epochs: int, channel
     batches = math.ceil(len(x_tr) / config.batch_size)
     mode = "min" if "loss" in config.monitor else "max"
     ckpt = work_dir / "best.weights.h5"
-    callback = _make_progress_callback(progress, should_stop, epochs, batches)
+    callback = make_progress_callback(progress, should_stop, epochs, batches)
     callbacks = [
         callback,
         keras.callbacks.EarlyStopping(monitor=config.monitor, mode=mode, patience=config.patience,
@@ -252,7 +163,7 @@ def fit_model(model, data: LoadedData, config: TrainConfig, epochs: int, channel
                                                            factor=config.reduce_lr_factor,
                                                            patience=config.reduce_lr_patience, min_lr=1e-5))
     if config.max_seconds:
-        callbacks.append(_TimeBudget(config.max_seconds))
+        callbacks.append(time_budget(config.max_seconds))
     cw = class_weights(y_tr) if config.class_weight else None
     hist = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks,
                      class_weight=cw, shuffle=False, verbose=0)  # shuffled in tf.data
@@ -262,85 +173,12 @@ def fit_model(model, data: LoadedData, config: TrainConfig, epochs: int, channel
     return history, callback, cw
 
 
-def _fallback_youden(y: np.ndarray, s: np.ndarray) -> tuple[float, str]:
-    best, t_best = -2.0, 0.5
-    for t in np.unique(s):
-        pred = s >= t
-        sens = (pred & (y == 1)).sum() / max(1, (y == 1).sum())
-        spec = (~pred & (y == 0)).sum() / max(1, (y == 0).sum())
-        if sens + spec - 1 >= best:
-            best, t_best = sens + spec - 1, float(t)
-    return t_best, f"Youden's J = {best:.3f} on validation"
-
-
-def choose_threshold_on_val(y: np.ndarray, s: np.ndarray, method: str) -> dict[str, Any]:
-    try:
-        from core.evaluation.choosers import choose_threshold, parse_chooser
-    except ImportError:
-        t, reason = _fallback_youden(y, s)
-        return {"value": t, "method": "youden", "reason": reason, "chosen_on": "val"}
-    name, kw = parse_chooser(method)
-    choice = choose_threshold(y, s, name, on="validation", **kw)
-    return {"value": float(choice.threshold), "method": method, "reason": choice.reason, "chosen_on": "val"}
-
-
-def relative_name(path: str | os.PathLike, root: str | os.PathLike) -> str:
-    """``split/CLASS/file`` for a file under the data folder (else its base name), POSIX separators."""
-    try:  # absolute, not resolved: a data folder reached through a symlink keeps its own names
-        return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
-    except ValueError:
-        return Path(path).name
-
-
 def stored_name(config: TrainConfig, path: str | os.PathLike, root: str | os.PathLike) -> str:
     """The name a bundle keeps for a file: its relative name, or a hash of it (``config.hash_names``)."""
     from core.trust.audit import identifier_hash
 
     name = relative_name(path, root)
     return identifier_hash(name) if config.hash_names else name
-
-
-def fit_calibration(y_val: np.ndarray, raw_val: np.ndarray, method: str | None) -> dict[str, Any] | None:
-    """Recalibration fitted on validation scores (monotone: ranking and AUC unchanged)."""
-    if not method:
-        return None
-    from core.evaluation.calibration import (
-        brier_score,
-        expected_calibration_error,
-        fit_platt,
-        fit_temperature,
-    )
-
-    fitters = {"temperature": fit_temperature, "platt": fit_platt}
-    if method not in fitters:
-        from core.learning.data import DatasetError
-
-        raise DatasetError(f"unknown calibration {method!r} (use 'temperature' or 'platt')")
-    spec = dict(fitters[method](y_val, raw_val))
-    from core.evaluation.calibration import apply_calibration
-
-    cal = apply_calibration(raw_val, spec)
-    spec["fitted_on"] = "val"
-    spec["val_before"] = {"brier": float(brier_score(y_val, raw_val)),
-                          "ece": float(expected_calibration_error(y_val, raw_val))}
-    spec["val_after"] = {"brier": float(brier_score(y_val, cal)), "ece": float(expected_calibration_error(y_val, cal))}
-    return spec
-
-
-def split_metrics(y: np.ndarray, s: np.ndarray, threshold: float) -> dict[str, Any]:
-    """AUC with its interval and the operating point at ``threshold`` (and at 0.5 for comparison)."""
-    out: dict[str, Any] = {"n": len(y), "n_pos": int((y == 1).sum()), "n_neg": int((y == 0).sum())}
-    try:
-        from core.evaluation.curves import roc_auc
-        from core.evaluation.operating import OperatingCurve
-    except ImportError:
-        return out
-    if len(np.unique(y)) == 2:
-        out["auc"] = list(roc_auc(y, s))
-    curve = OperatingCurve(y, s)
-    out["at_threshold"] = curve.at(threshold).metrics_dict()
-    out["at_0.5"] = curve.at(0.5).metrics_dict()
-    return out
 
 
 def _fit_ood(model, data: LoadedData, channels: int) -> dict[str, Any] | None:
@@ -393,6 +231,7 @@ def build_card(config: TrainConfig, data: LoadedData, model, history: dict[str, 
         "ood": ood,
         "versions": library_versions(),
         "intended_use": INTENDED_USE,
+        "intended_population": config.intended_population,
         "limitations": LIMITATIONS,
         **config.extra_card,
     }

@@ -21,8 +21,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from core.learning.data import Cancelled, Progress, ProgressFn, StopFn, class_weights, make_tf_dataset
+from core.learning.data import Cancelled, Progress, ProgressFn, StopFn, class_weights
 from core.learning.models import input_shape
+from core.learning.pipeline import make_tf_dataset
 from core.learning.train import TrainConfig, finish_bundle, load_dataset
 
 __all__ = ["TuneResult", "format_table", "tune"]

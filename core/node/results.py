@@ -60,9 +60,16 @@ def _fmt(value: Any) -> str:
     return "n/a" if value is None else f"{float(value):.3f}"
 
 
+def _score_text(case: Any) -> str:
+    """The score as a reader may see it: none when core.cases.decide made no call (not a chest X-ray)."""
+    if getattr(case, "no_call_reason", None):
+        return "not applicable"
+    return _fmt(case.score)
+
+
 def summary_lines(case: Any, model_sha256: str) -> list[str]:
     return [
-        f"Pneumoscope {__version__}   score {_fmt(case.score)}   threshold {_fmt(case.threshold)}"
+        f"Pneumoscope {__version__}   score {_score_text(case)}   threshold {_fmt(case.threshold)}"
         f" ({getattr(case, 'threshold_source', '') or 'bundle'})   call: {call_text(case)}",
         f"OOD check: {ood_text(case)}   model sha256 {model_sha256[:12]}",
         RESEARCH_ONLY,
@@ -204,7 +211,7 @@ def build_sr(source: Path, case: Any, model_sha256: str, sc: Any | None = None, 
     rel = hd.sr.RelationshipTypeValues.CONTAINS
     unit = Code("1", "UCUM", "no units")
     items: list[Any] = []
-    if case.score is not None:
+    if case.score is not None and not getattr(case, "no_call_reason", None):  # no number for a non-chest image
         items.append(hd.sr.NumContentItem(_code("PNS01", "Pneumonia score"), float(case.score), unit, relationship_type=rel))
     if case.threshold is not None:
         items.append(

@@ -156,6 +156,7 @@ class ScoringWorker:
             ood_flag=bool(getattr(case, "ood_flag", False)),
             ood_distance=_float(getattr(case, "ood_distance", None)),
             chest_warning=getattr(case, "chest_warning", None),
+            no_call_reason=getattr(case, "no_call_reason", None),
             model_sha256=self.model_sha256,
         )
         self._bump("scored")

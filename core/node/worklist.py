@@ -89,6 +89,7 @@ class WorklistRow:
     ood_flag: bool = False
     ood_distance: float | None = None
     chest_warning: str | None = None
+    no_call_reason: str | None = None  # core.cases.decide: the gate or the view check fired, no call
     model_sha256: str = ""
     error: str = ""
     sent: str = ""  # "" (not sent), "sent", "failed: reason"
@@ -193,6 +194,7 @@ class Worklist:
                 row.ood_flag = bool(rec.get("ood_flag"))
                 row.ood_distance = _num(rec.get("ood_distance"))
                 row.chest_warning = rec.get("chest_warning")
+                row.no_call_reason = rec.get("no_call_reason")
                 row.model_sha256 = str(rec.get("model_sha256") or "")
             elif event == "failed":
                 row.status = "failed"

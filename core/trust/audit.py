@@ -296,18 +296,28 @@ class AuditLog:
         )
 
     def prediction(
-        self, case: Any, score: float, threshold: float, bundle: Any = None, **extra: Any
+        self, case: Any, score: float, threshold: float, bundle: Any = None, no_call_reason: str | None = None,
+        **extra: Any,
     ) -> dict[str, Any]:
-        """``case`` is an XRay, a path or an already computed case hash (64 hex chars)."""
+        """``case`` is an XRay, a path or an already computed case hash (64 hex chars).
+
+        With ``no_call_reason`` (the gate or the view check fired, :func:`core.cases.decide`) the
+        record has no score and no label, as the user saw; the model's number is kept apart as
+        ``model_output`` for the record.
+        """
         chash = case if isinstance(case, str) and re.fullmatch(r"[0-9a-f]{64}", case) else case_hash(case)
         score = float(score)
         threshold = float(threshold)
+        if no_call_reason:
+            fields: dict[str, Any] = {"score": None, "label": None, "not_applicable": no_call_reason,
+                                      "model_output": score}
+        else:
+            fields = {"score": score, "label": POSITIVE_CLASS if score >= threshold else NEGATIVE_CLASS}
         return self.log(
             "prediction",
             case_hash=chash,
-            score=score,
             threshold=threshold,
-            label=POSITIVE_CLASS if score >= threshold else NEGATIVE_CLASS,
+            **fields,
             bundle_sha256=_bundle_sha(bundle),
             **extra,
         )
@@ -377,20 +387,3 @@ def default_log() -> AuditLog:
     if _default is None or _default.path != path:
         _default = AuditLog(path)
     return _default
-
-
-def format_record(rec: Mapping[str, Any]) -> str:
-    """One readable line for a record: time, event, user, then the event's own fields."""
-    skip = {"ts", "event", "app_version", "user", "host", "pid"}
-    parts = []
-    for key, value in rec.items():
-        if key in skip or value is None:
-            continue
-        if isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value):
-            value = value[:12] + "..."
-        elif isinstance(value, float):
-            value = f"{value:.4g}"
-        elif isinstance(value, dict | list):
-            value = json.dumps(value, separators=(",", ":"))
-        parts.append(f"{key}={value}")
-    return f"{rec.get('ts', '?'):<24} {rec.get('event', '?'):<18} {rec.get('user', '?'):<10} " + " ".join(parts)

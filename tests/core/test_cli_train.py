@@ -33,11 +33,13 @@ def test_cli_train_then_predict(tmp_path, capsys):
     rows = list(csv.DictReader(csv_path.open()))
     assert len(rows) == 7
     assert list(rows[0]) == ["file", "score", "label", "threshold", "threshold_source", "ood_distance",
-                             "ood_flag", "chest_view_warning", "error"]
+                             "ood_flag", "chest_view_warning", "population_warning", "no_call_reason", "error"]
     broken = [r for r in rows if r["file"].endswith("broken.png")]
     assert broken and broken[0]["error"] and broken[0]["score"] == ""
     for r in rows:
-        if not r["error"]:
+        if r["no_call_reason"]:
+            assert r["score"] == "not applicable" and r["label"] == ""
+        elif not r["error"]:
             expected = "PNEUMONIA" if float(r["score"]) >= float(r["threshold"]) else "NORMAL"
             assert r["label"] == expected
 

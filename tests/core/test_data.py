@@ -5,15 +5,14 @@ import pytest
 from PIL import Image
 
 from core.learning.data import (
-    AugmentConfig,
     Cancelled,
     DatasetError,
     class_weights,
     load_arrays,
-    make_tf_dataset,
     patient_group,
     scan_dataset,
 )
+from core.learning.pipeline import AugmentConfig, make_tf_dataset
 
 
 def write_xray_folder(root: Path, n_per_class: int = 40, size: int = 64, splits=("train",),

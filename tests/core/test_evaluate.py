@@ -13,6 +13,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from core.evaluation import choosers, curves
+from core.evaluation import figures as fg
 from core.evaluation import operating as op
 from core.evaluation import report as rp
 from core.evaluation.evaluate import Scores, build_report, stored_scores
@@ -51,6 +52,8 @@ CARD = {
 
 class FakeBundle:
     """What core.evaluation.evaluate needs from a ModelBundle: card, stored scores, score_paths."""
+
+    sha256 = "f" * 64  # a model hash with no profile: its own threshold is in force
 
     def __init__(self, stored: dict | None = None, card: dict | None = None) -> None:
         self.card = json.loads(json.dumps(card or CARD))
@@ -164,12 +167,12 @@ def test_write_report_is_atomic(tmp_path, monkeypatch):
 def test_figure_builders_return_figures():
     y, s, _ = _scores("test", seed=5)
     for fig in (
-        rp.roc_figure(y, s, threshold=0.5),
-        rp.pr_figure(y, s, threshold=0.5),
-        rp.confusion_figure(y, s, 0.5),
-        rp.calibration_figure(y, s, threshold=0.5),
-        rp.history_figure(CARD["training"]["history"]),
-        rp.history_figure({}),
+        fg.roc_figure(y, s, threshold=0.5),
+        fg.pr_figure(y, s, threshold=0.5),
+        fg.confusion_figure(y, s, 0.5),
+        fg.calibration_figure(y, s, threshold=0.5),
+        fg.history_figure(CARD["training"]["history"]),
+        fg.history_figure({}),
     ):
         assert isinstance(fig, Figure) and fig.axes
 
@@ -177,7 +180,8 @@ def test_figure_builders_return_figures():
 def test_core_report_needs_no_pyplot_and_no_qt():
     code = (
         "import sys, numpy as np\n"
-        "import core.evaluation.report as r\n"
+        "import core.evaluation.report\n"
+        "import core.evaluation.figures as r\n"
         "y = np.r_[np.zeros(20), np.ones(20)]; s = np.linspace(0, 1, 40)\n"
         "r.roc_figure(y, s, 0.5).savefig(__import__('io').BytesIO(), format='png')\n"
         "bad = [m for m in sys.modules if m.startswith(('PySide', 'PyQt', 'matplotlib.pyplot'))\n"
@@ -259,7 +263,7 @@ def test_cli_threshold_and_errors(tmp_path, monkeypatch, capsys):
     bundle = FakeBundle()
     assert _cli(["evaluate", "b", "--threshold", "0.4", "--json", "--quiet"], monkeypatch, bundle) == 0
     out = capsys.readouterr().out
-    assert "Threshold: 0.4000 by manual" in out
+    assert "Threshold: 0.4000. Set by hand with the --threshold option" in out
     payload = json.loads(out[out.index("{"):])
     assert payload["threshold"]["value"] == 0.4 and payload["split"] == "val"
     assert _cli(["evaluate", "b", "--choose", "magic", "--quiet"], monkeypatch, bundle) == 1

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from core.imaging.preprocess import resize_uint8, to_model_input
-from core.learning.data import make_tf_dataset
+from core.learning.pipeline import make_tf_dataset
 
 
 def _image(h=50, w=70, seed=0):

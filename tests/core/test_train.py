@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from core.learning.bundle import load_bundle
-from core.learning.train import Cancelled, TrainConfig, score_arrays, train
+from core.learning.finish import score_arrays
+from core.learning.train import Cancelled, TrainConfig, train
 from tests.core.test_data import write_xray_folder
 
 

@@ -35,7 +35,10 @@ def test_object_names_exist(window):
 
 def test_drop_png_shows_score_and_heatmap(qtbot, loaded_window, tmp_path):
     review = loaded_window.review
-    pixels = np.random.default_rng(3).integers(0, 256, (160, 140), dtype=np.uint8)
+    from tests.gui.conftest import _synthetic_xray
+
+    # An image like the training ones (noise would be "not applicable", see the OOD test below).
+    pixels = _synthetic_xray(np.random.default_rng(11), sick=False)
     png = tmp_path / "case.png"
     Image.fromarray(pixels).save(png)
     with qtbot.waitSignal(review.heatmapShown, timeout=60000):
@@ -51,7 +54,7 @@ def test_drop_png_shows_score_and_heatmap(qtbot, loaded_window, tmp_path):
     assert review.view.has_overlay()
     assert np.array_equal(review.view.displayed_pixels(), pixels)  # full window: identity
     tags = {review.tags.verticalHeaderItem(i).text(): review.tags.item(i, 0).text() for i in range(review.tags.rowCount())}
-    assert tags["Format"] == "PNG" and tags["Size (rows x cols)"] == "160 x 140"
+    assert tags["Format"] == "PNG" and tags["Size (rows x cols)"] == "128 x 128"
     assert tags["Photometric"] == "greyscale (8-bit)"
 
 
@@ -146,7 +149,10 @@ def test_score_folder_to_csv(qtbot, loaded_window, tmp_path):
     good = [r for r in rows if r["label"] != "UNREADABLE"]
     t = loaded_window.state.threshold
     for r in good:
-        assert r["label"] == ("PNEUMONIA" if float(r["score"]) >= t else "NORMAL")
+        if r["no_call_reason"]:  # flat grey squares: the gate or the view check fires, so no call
+            assert r["score"] == "not applicable" and r["label"] == ""
+        else:
+            assert r["label"] == ("PNEUMONIA" if float(r["score"]) >= t else "NORMAL")
 
 
 def test_non_chest_image_gets_a_warning(qtbot, window, dicom_dir):
@@ -190,7 +196,9 @@ def test_out_of_distribution_image_gets_the_ood_warning(qtbot, loaded_window, di
     assert "Unusual image" in text and f"{distance:.1f}x" in text
     assert "Do not rely on the score" in text
     # The score box itself must not look like a confident green/red call under that warning.
-    assert score_label.property("call") == "doubt" and "Unreliable" in score_label.text()
+    # Nor may it make a PNEUMONIA/NORMAL call at all: the score is not applicable to such an image.
+    assert score_label.property("call") == "doubt" and "not applicable" in score_label.text()
+    assert "PNEUMONIA" not in score_label.text() and "NORMAL" not in score_label.text()
 
 
 def test_no_ood_warning_without_a_gate(qtbot, window, tiny_bundle, dicom_dir):
@@ -208,7 +216,7 @@ def test_no_ood_warning_without_a_gate(qtbot, window, tiny_bundle, dicom_dir):
 
 
 def test_dicom_date_shown_unambiguously():
-    from gui.review import format_dicom_date
+    from gui.image_info import format_dicom_date
 
     assert format_dicom_date("20240307") == "2024-03-07"
     assert format_dicom_date(" 19010101 ") == "1901-01-01"

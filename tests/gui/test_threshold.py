@@ -104,7 +104,10 @@ def test_adopt_threshold_writes_profile_and_audit_and_review_follows(qtbot, load
     assert records[0]["reason"] == "agreed at M&M"
     # review renders its score against the adopted threshold and says where it comes from
     review = loaded_window.review
+    from core.cases import Case
+
     review.score = 0.3
+    review.case = Case(path="x", score=0.3)  # a chest film: neither the gate nor the view check fired
     review._render_score()
     assert review.score_label.text().endswith("(threshold 0.31)") and "NORMAL" in review.score_label.text()
     assert "adopted threshold 0.314" in review.model_label.text()

@@ -206,3 +206,24 @@ def test_fine_tune_through_screen_names_the_parent(qtbot, loaded_window, tmp_pat
     card = json.loads((blocker.args[0] / "card.json").read_text())
     text = json.dumps(card)
     assert parent.sha256 in text  # the child's card names its parent
+
+
+def test_model_lists_show_a_relatively_opened_model_once(qtbot, window, monkeypatch):
+    """The shipped model opened as models/default (relative) is one entry, marked ACTIVE."""
+    import os
+    from pathlib import Path
+
+    from core.learning.bundle import load_bundle
+
+    repo = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(repo)
+    window.state.set_bundle(load_bundle(os.path.join("models", "default")))
+    train = window.train
+    train.refresh_models()
+    texts = [train.models.item(i).text() for i in range(train.models.count())]
+    shipped = [t for t in texts if "[shipped]" in t]
+    assert len(shipped) == 1 and "[ACTIVE]" in shipped[0], texts
+    evaluate = window.evaluate
+    evaluate.refresh_models()
+    labels = [evaluate.model_combo.itemText(i) for i in range(evaluate.model_combo.count())]
+    assert sum("[shipped]" in t for t in labels) == 0, labels  # the active model is listed once, as "Active model"

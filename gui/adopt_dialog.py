@@ -1,0 +1,65 @@
+"""Threshold screen's adoption dialog (who adopts the threshold, and why) and the chooser as text."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QWidget,
+)
+
+
+class AdoptDialog(QDialog):
+    def __init__(self, threshold: float, default_user: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Adopt threshold")
+        form = QFormLayout(self)
+        form.addRow(QLabel(f"Adopt <b>{threshold:.3f}</b> as this model's operating threshold?"))
+        self.user = QLineEdit(default_user)
+        self.reason = QPlainTextEdit()
+        self.reason.setPlaceholderText("Why this operating point (e.g. target sensitivity 0.95 agreed with ...)")
+        self.reason.setFixedHeight(80)
+        form.addRow("Your name", self.user)
+        form.addRow("Reason", self.reason)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self._accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def _accept(self) -> None:
+        if not self.user.text().strip() or not self.reason.toPlainText().strip():
+            QMessageBox.information(self, "Adopt threshold", "Please give your name and a reason.")
+            return
+        self.accept()
+
+
+def ask_adoption(parent: QWidget, threshold: float) -> tuple[str, str] | None:
+    """Ask who adopts the threshold and why; None if the user cancels. (Tests replace this.)"""
+    try:
+        default_user = getpass.getuser()
+    except Exception:
+        default_user = ""
+    dialog = AdoptDialog(threshold, default_user, parent)
+    if dialog.exec() != QDialog.DialogCode.Accepted:
+        return None
+    return dialog.user.text().strip(), dialog.reason.toPlainText().strip()
+
+
+def chooser_text(method: str, **kw: Any) -> str:
+    """The chooser as the command line writes it ("sens:0.95", "cost:5:1:0.2"), for profiles."""
+    if method == "sens":
+        return f"sens:{kw['target']:g}"
+    if method == "spec":
+        return f"spec:{kw['target']:g}"
+    if method == "cost":
+        text = f"cost:{kw['cost_fn']:g}:{kw['cost_fp']:g}"
+        return text + (f":{kw['prevalence']:g}" if kw.get("prevalence") is not None else "")
+    return method
