@@ -101,6 +101,8 @@ class DriftReport:
     @property
     def status(self) -> str:
         """One line for a status bar."""
+        if self.too_few:  # a PSI of a handful of scores means nothing: say only how far there is to go
+            return f"Site drift: {self.n} case(s) so far - too few cases to judge (need {MIN_CASES})"
         parts = [f"score drift PSI {self.psi:.2f} ({self.psi_level})"]
         if self.ood_rate is not None and self.reference_ood_rate is not None:
             parts.append(f"unlike training {self.ood_rate[0]:.0%} (validation {self.reference_ood_rate:.0%})")
