@@ -9,7 +9,7 @@ STAMP_DEV := $(VENV)/.installed-dev
 export QT_QPA_PLATFORM ?= offscreen
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: run test test-slow test-all lint app dist-archive bench clean default-model
+.PHONY: run test test-slow test-all lint app dist-archive bench bench-node clean default-model
 
 $(VENV)/bin/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed (set PYTHON=...)"; exit 1; }
@@ -45,6 +45,12 @@ bench: $(STAMP_DEV)
 	$(PY) benchmarks/gradcam_latency.py
 	$(PY) benchmarks/bench_gui.py
 	$(PY) benchmarks/bench_training.py
+	$(PY) benchmarks/bench_site_calibration.py
+	$(PY) benchmarks/bench_cold_start.py --open ../shared/data/dicom/chest/rsna_00436515-870c-4b36-a041-de91049b9ab4.dcm --checkout-only
+
+# The DICOM node under load (needs orthanc and dcmtk; several minutes).
+bench-node: $(STAMP_DEV)
+	$(PY) benchmarks/bench_node.py
 
 app: $(STAMP_DEV)
 	$(VENV)/bin/pyinstaller --noconfirm --clean --distpath dist --workpath build build_spec/pneumoscope.spec
