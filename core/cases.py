@@ -11,7 +11,6 @@ import contextlib
 import csv
 import math
 import os
-import secrets
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +22,7 @@ import numpy as np
 
 from core.errors import PneumoscopeError
 from core.imaging import XRay, chest_warning, is_candidate_file, load_image
+from core.paths import atomic_open
 from core.progress import Cancelled, Progress
 from core.trust.audit import AuditLog, case_hash
 from core.trust.profile import active_threshold as _active_threshold
@@ -302,17 +302,10 @@ def write_cases_csv(cases: Sequence[Case], out_csv: str | os.PathLike[str]) -> P
     """Write the cases to a CSV (header :data:`CSV_COLUMNS`) atomically: a complete file or none."""
     out = Path(out_csv)
     out.parent.mkdir(parents=True, exist_ok=True)
-    # A plain exclusive open (not mkstemp, which makes 0600 files) so the CSV gets the user's umask.
-    tmp = out.parent / f".{out.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    try:
-        with open(tmp, "x", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(CSV_COLUMNS)
-            writer.writerows(case_row(c) for c in cases)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(out, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(CSV_COLUMNS)
+        writer.writerows(case_row(c) for c in cases)
     return out
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, Any
 
 import platformdirs
 
@@ -91,3 +95,23 @@ def apply_umask(path: str | os.PathLike, mode: int = 0o666) -> None:
     would end up readable by its owner only, whatever their umask says.
     """
     os.chmod(path, mode & ~current_umask())
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "w", fsync: bool = False, **kwargs: Any) -> Iterator[IO[Any]]:
+    """Write ``path`` all or nothing: a temporary file beside it, renamed over it only when the
+    block ends without an error (removed otherwise). A plain exclusive ``open`` is used, not
+    ``mkstemp``, so the file gets the user's umask."""
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, mode.replace("w", "x"), **kwargs) as fh:
+            yield fh
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -9,11 +9,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
-from core.paths import user_config_dir
+from core.paths import atomic_open, user_config_dir
 
 SETTINGS_FILE = "settings.json"
 
@@ -44,15 +43,6 @@ def write_settings(**changes: Any) -> dict[str, Any]:
             data.pop(key, None)
         else:
             data[key] = value
-    path = settings_path()
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(settings_path(), "w", fsync=True, encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True)
     return data

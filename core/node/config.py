@@ -10,7 +10,6 @@ import dataclasses
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,17 +146,10 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> NodeSettings:
 
 def save_settings(settings: NodeSettings, path: str | os.PathLike[str] | None = None) -> Path:
     """Validate and write atomically (temp file in the same folder, fsync, rename)."""
+    from core.paths import atomic_open
+
     settings.validated()
     p = Path(path) if path is not None else settings_path()
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(settings.to_dict(), fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(p, "w", fsync=True, encoding="utf-8") as fh:
+        json.dump(settings.to_dict(), fh, indent=2)
     return p
