@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from gui.resources import read_text
 from gui.state import AppState
-from gui.workers import Worker, WorkerRunner, user_message
+from gui.workers.runner import Worker, WorkerRunner, user_message
 
 DISCLAIMER = "RESEARCH USE ONLY - not for diagnostic use."
 
@@ -75,7 +75,7 @@ class MainWindow(QMainWindow):
         self.disclaimer.setToolTip(read_text("disclaimer.txt"))
         layout.addWidget(self.disclaimer)
 
-        from gui.review import ReviewWidget
+        from gui.screens.review import ReviewWidget
 
         self.tabs = QTabWidget()
         self.tabs.setObjectName("screens")
@@ -108,21 +108,21 @@ class MainWindow(QMainWindow):
         if widget is not None:
             return widget
         if name == "threshold":
-            from gui.threshold import ThresholdExplorer
+            from gui.screens.threshold import ThresholdExplorer
 
             widget = ThresholdExplorer(self.state)
         elif name == "worklist":
-            from gui.worklist import WorklistWidget
+            from gui.screens.worklist import WorklistWidget
 
             widget = WorklistWidget(self.state)
             widget.openRequested.connect(self.open_in_review)
         elif name == "train":
-            from gui.train import TrainWidget
+            from gui.screens.train import TrainWidget
 
             widget = TrainWidget(self.state)
             widget.activateRequested.connect(self.open_bundle)
         else:
-            from gui.evaluate import EvaluateWidget
+            from gui.screens.evaluate import EvaluateWidget
 
             widget = EvaluateWidget(self.state)
         self._lazy[name] = widget
@@ -327,7 +327,7 @@ class MainWindow(QMainWindow):
         self.state.status(f"Back to the model's own threshold: {self.state.threshold_source}")
 
     def show_shortcuts(self) -> QDialog:
-        from gui.help import ShortcutsDialog
+        from gui.dialogs.help import ShortcutsDialog
 
         self.build_all_screens()  # screens built on first view add their own keys
         dialog = ShortcutsDialog(self)
@@ -335,7 +335,7 @@ class MainWindow(QMainWindow):
         return dialog
 
     def show_user_guide(self) -> QDialog:
-        from gui.help import UserGuideDialog
+        from gui.dialogs.help import UserGuideDialog
 
         dialog = getattr(self, "_guide", None) or UserGuideDialog(self)
         self._guide = dialog
@@ -344,7 +344,7 @@ class MainWindow(QMainWindow):
         return dialog
 
     def show_about(self) -> None:
-        from gui.about import AboutDialog
+        from gui.dialogs.about import AboutDialog
 
         AboutDialog(self.state.bundle, self).exec()
 

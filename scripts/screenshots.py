@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     _settle(500)
     window.grab().save(str(out / "05_evaluate.png"))
 
-    from gui.about import AboutDialog
+    from gui.dialogs.about import AboutDialog
 
     dialog = AboutDialog(window.state.bundle, window)
     dialog.show()

@@ -216,7 +216,7 @@ def test_no_ood_warning_without_a_gate(qtbot, window, tiny_bundle, dicom_dir):
 
 
 def test_dicom_date_shown_unambiguously():
-    from gui.image_info import format_dicom_date
+    from gui.widgets.image_info import format_dicom_date
 
     assert format_dicom_date("20240307") == "2024-03-07"
     assert format_dicom_date(" 19010101 ") == "1901-01-01"
@@ -227,7 +227,7 @@ def test_dicom_date_shown_unambiguously():
 def test_heatmap_smoothing_removes_block_edges_and_keeps_relative_strength():
     from PIL import Image
 
-    from gui.viewer import smooth_heat
+    from gui.widgets.viewer import smooth_heat
 
     # An 8x8 Grad-CAM grid: one strong narrow cell, one weaker broad 2x2 patch, enlarged bilinearly
     # the way core.trust.explain does it.
@@ -251,7 +251,7 @@ def test_heatmap_smoothing_removes_block_edges_and_keeps_relative_strength():
 
 
 def test_small_overlay_covers_the_whole_image(qtbot):
-    from gui.viewer import ImageView, heat_rgba
+    from gui.widgets.viewer import ImageView, heat_rgba
 
     view = ImageView()
     qtbot.addWidget(view)

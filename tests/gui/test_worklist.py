@@ -88,7 +88,7 @@ def test_listener_needs_a_model_and_reports_a_busy_port(qtbot, node_settings, wi
 def test_settings_dialog_validates_and_saves(qtbot, node_settings, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
-    from gui.worklist import NodeSettingsDialog
+    from gui.screens.worklist import NodeSettingsDialog
 
     dialog = NodeSettingsDialog(node_settings)
     qtbot.addWidget(dialog)
