@@ -114,7 +114,7 @@ def test_enabled_node_starts_with_the_app_once_a_model_is_loaded(qtbot, tmp_path
     win = create_window(load_default=False)
     qtbot.addWidget(win)
     try:
-        worklist = win._lazy["worklist"]
+        worklist = win.built_screen("worklist")
         assert worklist is not None  # built at start-up, not when the tab is first shown
         assert not worklist.listening  # no model yet
         win.state.set_tf_ready(True)
