@@ -217,7 +217,6 @@ class MainWindow(QMainWindow):
         return dict(STARTUP_TIMINGS)
 
     def _on_startup_loaded(self, bundle: Any) -> None:
-        self.state.set_tf_ready(True)
         if bundle is not None:
             self.state.set_bundle(bundle)
             self.statusBar().showMessage(f"Using model {self._model_name(bundle)}: {self.state.threshold_source}",
@@ -253,7 +252,6 @@ class MainWindow(QMainWindow):
         return worker
 
     def _on_bundle_loaded(self, bundle: Any) -> None:
-        self.state.set_tf_ready(True)
         self.state.set_bundle(bundle)
         self.state.set_loading("")
         self.bundleLoaded.emit(bundle)

@@ -205,7 +205,6 @@ def test_no_ood_warning_without_a_gate(qtbot, window, tiny_bundle, dicom_dir):
     from core.learning.bundle import load_bundle, update_card
 
     update_card(tiny_bundle.path, {"ood": None})
-    window.state.set_tf_ready(True)
     window.state.set_bundle(load_bundle(tiny_bundle.path))
     review = window.review
     with qtbot.waitSignal(review.scored, timeout=60000):
