@@ -40,7 +40,7 @@ def _view_menu(win):
 
 
 def test_one_registry_entry_adds_tab_menu_key_wiring_and_shutdown(qtbot, monkeypatch):
-    monkeypatch.setattr(registry, "SCREENS", registry.SCREENS + (_notes_spec(),))
+    monkeypatch.setattr(registry, "SCREENS", (*registry.SCREENS, _notes_spec()))
     from gui.window import create_window
 
     SHUT.clear()
