@@ -180,3 +180,13 @@ def expected_error_rate(bundle: Any) -> tuple[float | None, str]:
         acc = OperatingCurve(y, sc).at(threshold).accuracy[0]
         return 1.0 - float(acc), f"(model validation figures at {threshold:.3f})"
     return None, "no validation figures"
+
+
+def feedback_status(bundle: Any, window: int = 50, log: Any = None) -> dict[str, Any]:
+    """The disagreement watch for ``bundle``'s feedback (same model sha256) against its expected error rate."""
+    from core.trust.feedback import disagreement_watch, read_feedback
+
+    sha = str(bundle.sha256) if bundle is not None else None
+    records = [r for r in read_feedback(log) if sha is None or r.get("model_sha256") in (sha, None)]
+    expected, source = expected_error_rate(bundle) if bundle is not None else (None, "")
+    return disagreement_watch(records, expected, window=window, source=source)

@@ -33,6 +33,7 @@ from gui.state import AppState
 from gui.widgets.batch_scoring import BatchScoring
 from gui.widgets.case_panel import CasePanel
 from gui.widgets.common import MessageBanner
+from gui.widgets.feedback_bar import FeedbackBar
 from gui.widgets.viewer import ImageView, heat_rgba, view_buttons
 from gui.workers.runner import Worker, WorkerRunner, user_message
 
@@ -145,6 +146,8 @@ class ReviewWidget(QWidget):
         split.setStretchFactor(2, 0)
         split.setSizes([240, 760, 330])
         outer.addWidget(split, 1)
+        self.feedback = FeedbackBar(self.state, self)  # Agree (A) / Disagree (D), core records it
+        outer.addWidget(self.feedback)
 
         for keys, what, slot in (
             (("PgDown", "Right"), "Next case", self.next_case),
@@ -226,6 +229,7 @@ class ReviewWidget(QWidget):
         gen = self._gen
         path = self.paths[index]
         self.timings = {"t_request": time.perf_counter()}
+        self.feedback.set_case(None)
         worker = Worker(open_case, path)
         worker.signals.finished.connect(lambda xray, g=gen: self._on_loaded(g, xray))
         worker.signals.failed.connect(lambda exc, g=gen, p=path: self._on_load_failed(g, p, exc))
@@ -303,6 +307,7 @@ class ReviewWidget(QWidget):
         self.timings["t_scored"] = time.perf_counter()
         self._render_score()
         self._render_warnings()
+        self.feedback.set_case(case)
         self.scored.emit(self.score)
 
     def _on_inferred(self, gen: int, result: tuple[Any, Any]) -> None:
