@@ -33,6 +33,14 @@ class ReaderReport:
     pooled: dict[str, Any] | None = None
     aided: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    case_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
+
+    def rows_at(self, labels: Any, scores: Any, threshold: float) -> list[tuple[str, str, str, str]]:
+        """The model-vs-reader table at ``threshold`` on the cases read (labels/scores of the whole set)."""
+        from core.evaluation.reader_plots import comparison_rows
+
+        idx = self.case_index
+        return comparison_rows(np.asarray(labels)[idx], np.asarray(scores)[idx], threshold, self.readers)
 
     def as_dict(self) -> dict[str, Any]:
         return _clean({"threshold": self.threshold, "threshold_source": self.threshold_text,
@@ -70,7 +78,7 @@ def reader_report(site: SiteSet, scores: Any, readings: list[Reading], threshold
         fig["median_seconds"] = float(np.nanmedian(secs)) if np.isfinite(secs).any() else None
         out[name] = fig
     model = model_figures(m.labels, s_all[m.case_index], threshold)
-    report = ReaderReport(float(threshold), threshold_text, out, model)
+    report = ReaderReport(float(threshold), threshold_text, out, model, case_index=m.case_index)
     shared = np.all(m.calls != -2, axis=0)
     if len(m.readers) > 1 and shared.sum() >= 2 and 0 < m.labels[shared].sum() < shared.sum():
         report.pooled = pooled_readers(m.labels[shared], m.calls[:, shared], m.ratings[:, shared], n_boot, seed)

@@ -165,6 +165,7 @@ class ReadWidget(QWidget):
         done, total = self.session.position()
         self.info.show_message(f"Session for {self.session.reader}: {done} of {total} cases already read; "
                                f"saved to {self.session.path}.")
+        self.view.setFocus()  # the keys (N, P, 1-5, X) go to the reading, not to the name field
         self._next()
         return True
 
