@@ -87,9 +87,9 @@ def test_threshold_roc_shows_reader_points_and_table_follows_slider(qtbot, loade
 
 
 def test_review_feedback_keys_record_to_the_log(qtbot, loaded_window, tmp_path):
-    from tests.gui.conftest import _synthetic_xray
-
     from PIL import Image
+
+    from tests.gui.conftest import _synthetic_xray
 
     review = loaded_window.review
     p = tmp_path / "case.png"
