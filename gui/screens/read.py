@@ -133,6 +133,7 @@ class ReadWidget(QWidget):
         side = QWidget()
         side.setLayout(panel)
         side.setFixedWidth(260)
+        side.setStyleSheet("QPushButton:checked { background: #1f5fa8; color: white; font-weight: bold; }")
         body.addWidget(side)
         outer.addLayout(body, 1)
 

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from core.errors import PneumoscopeError
 
-HEADERS = ("", "Sensitivity (95% CI)", "Specificity (95% CI)", "Agreement with the model")
+HEADERS = ("", "Sensitivity (95% CI)", "Specificity (95% CI)", "Kappa with the model's calls at the threshold in force")
 
 
 class ReaderPanel(QWidget):

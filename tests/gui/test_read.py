@@ -81,6 +81,7 @@ def test_threshold_roc_shows_reader_points_and_table_follows_slider(qtbot, loade
     sens_a = explorer.readers.report.readers["sim_A"]["sensitivity"][0]
     assert f"{sens_a:.1%}" in high[1][1]
     if SHOTS:
+        loaded_window.tabs.setCurrentWidget(explorer)
         loaded_window.resize(1500, 950)
         qtbot.wait(300)
         loaded_window.grab().save(os.path.join(SHOTS, "threshold_readers.png"))
