@@ -1,9 +1,19 @@
-"""C-STORE SCU: send result objects to the configured destination (a PACS)."""
+"""C-STORE SCU: send result objects to the configured destination (a PACS).
+
+:class:`PeerSender` keeps one association per peer open and reuses it for every result it
+sends (a node under load would otherwise open and close an association for each image). When
+the peer has dropped it (idle timeout, restart, network cut), the next send reconnects and
+sends again the object that did not get a status, so nothing is lost; an object the peer
+*refuses* (a failure status) is not retried and raises :class:`NodeSendError`.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,52 +21,151 @@ from typing import Any
 from core.node.config import Destination
 from core.node.errors import NodeSendError
 
+log = logging.getLogger("pneumoscope.node")
+
 # Warning statuses (coercion, elements discarded, data set does not match) still mean "stored".
 _STORED = {0x0000, 0xB000, 0xB006, 0xB007}
+
+# Every kind of result the node may send, so one association serves them all.
+RESULT_SOP_CLASSES = (
+    "1.2.840.10008.5.1.4.1.1.7",  # Secondary Capture Image
+    "1.2.840.10008.5.1.4.1.1.30",  # Parametric Map
+    "1.2.840.10008.5.1.4.1.1.88.33",  # Comprehensive SR
+    "1.2.840.10008.5.1.4.1.1.88.34",  # Comprehensive 3D SR
+    "1.2.840.10008.5.1.4.1.1.88.22",  # Enhanced SR
+)
+_EXPLICIT, _IMPLICIT = "1.2.840.10008.1.2.1", "1.2.840.10008.1.2"
+_COMPRESSED = ("1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.5")  # JPEG baseline, RLE lossless
+
+
+class _Lost(Exception):
+    """The association broke before the peer answered (no status): reconnect and resend."""
+
+
+class PeerSender:
+    """One reusable association to ``destination``; thread-safe (one send at a time).
+
+    ``idle_close`` releases the association after that many seconds without a send (before a
+    PACS times it out on its side); ``close()`` releases it for good (the node's stop)."""
+
+    def __init__(
+        self, destination: Destination, calling_aet: str, timeout: float = 30.0, idle_close: float = 20.0
+    ) -> None:
+        self.destination = destination
+        self.calling_aet = calling_aet
+        self.timeout = timeout
+        self.idle_close = idle_close
+        self.associations = 0  # how many were opened (tests and benchmarks read it)
+        self.reconnects = 0
+        self._assoc: Any = None
+        self._last = 0.0
+        self._lock = threading.Lock()
+
+    def _ae(self, sop_classes: set[str]) -> Any:
+        from pynetdicom import AE
+
+        ae = AE(ae_title=self.calling_aet)
+        ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = self.timeout
+        for sop_class in sorted(set(RESULT_SOP_CLASSES) | sop_classes):
+            ae.add_requested_context(sop_class, [_EXPLICIT, _IMPLICIT])
+            if sop_class == RESULT_SOP_CLASSES[0]:
+                for ts in _COMPRESSED:  # one context each: the peer may accept one and not the other
+                    ae.add_requested_context(sop_class, ts)
+        return ae
+
+    def _open(self, sop_classes: set[str]) -> Any:
+        dest = self.destination
+        try:
+            assoc = self._ae(sop_classes).associate(dest.host, dest.port, ae_title=dest.aet)
+        except OSError as exc:
+            raise NodeSendError(f"cannot reach {dest}: {exc}") from exc
+        if not assoc.is_established:
+            why = "rejected" if assoc.is_rejected else "aborted" if assoc.is_aborted else "refused or timed out"
+            raise NodeSendError(f"the destination {dest} {why} the association (check host, port and AE titles)")
+        self.associations += 1
+        return assoc
+
+    def _usable(self, sop_classes: set[str]) -> bool:
+        assoc = self._assoc
+        if assoc is None or not assoc.is_established:
+            return False
+        if time.monotonic() - self._last > self.idle_close:
+            return False
+        offered = {str(cx.abstract_syntax) for cx in assoc.accepted_contexts}
+        return sop_classes <= offered | set(RESULT_SOP_CLASSES)
+
+    def _drop(self, release: bool = True) -> None:
+        assoc, self._assoc = self._assoc, None
+        if assoc is None:
+            return
+        try:
+            if release and assoc.is_established:
+                assoc.release()
+            else:
+                assoc.abort()
+        except Exception:  # a dead socket: nothing to tell the peer
+            pass
+
+    def _store(self, ds: Any) -> int:
+        dest = self.destination
+        try:
+            status = self._assoc.send_c_store(ds)
+        except ValueError as exc:  # no accepted context for this SOP class / transfer syntax
+            raise NodeSendError(f"{dest} cannot take {ds.SOPClassUID.name}: {exc}") from exc
+        except (RuntimeError, OSError) as exc:
+            raise _Lost(str(exc)) from exc
+        code = int(getattr(status, "Status", -1)) if status else -1
+        if code < 0:
+            raise _Lost("no status: connection lost")
+        if code not in _STORED:
+            raise NodeSendError(f"{dest} refused the {ds.SOPClassUID.name} (status 0x{code:04X})")
+        return code
+
+    def send(self, datasets: Sequence[Any]) -> list[int]:
+        """Send each dataset (in order) over the kept association; returns the statuses."""
+        if not datasets:
+            return []
+        sop_classes = {str(ds.SOPClassUID) for ds in datasets}
+        statuses: list[int] = []
+        with self._lock:
+            for ds in datasets:
+                for attempt in (1, 2):
+                    if not self._usable(sop_classes):
+                        self._drop()
+                        self._assoc = self._open(sop_classes)
+                    try:
+                        statuses.append(self._store(ds))
+                        self._last = time.monotonic()
+                        break
+                    except _Lost as exc:
+                        self._drop(release=False)
+                        if attempt == 2:
+                            raise NodeSendError(
+                                f"{self.destination} dropped the association twice while taking the "
+                                f"{ds.SOPClassUID.name} ({exc})"
+                            ) from None
+                        self.reconnects += 1
+                        log.info("association to %s lost (%s): reconnecting", self.destination, exc)
+                    except NodeSendError:
+                        self._drop()
+                        raise
+        return statuses
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
 
 
 def send_datasets(
     datasets: Sequence[Any], destination: Destination, calling_aet: str, timeout: float = 30.0
 ) -> list[int]:
-    """Send each dataset over one association; returns the statuses. Raises
-    :class:`NodeSendError` when the peer cannot be reached or refuses any of them."""
-    if not datasets:
-        return []
-    from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
-    from pynetdicom import AE
-
-    ae = AE(ae_title=calling_aet)
-    ae.acse_timeout = timeout
-    ae.dimse_timeout = timeout
-    ae.network_timeout = timeout
-    for sop_class in sorted({str(ds.SOPClassUID) for ds in datasets}):
-        ae.add_requested_context(sop_class, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
+    """Send each dataset over one association opened for them and released after; returns
+    the statuses. Raises :class:`NodeSendError` when the peer cannot be reached or refuses one."""
+    sender = PeerSender(destination, calling_aet, timeout=timeout)
     try:
-        assoc = ae.associate(destination.host, destination.port, ae_title=destination.aet)
-    except OSError as exc:
-        raise NodeSendError(f"cannot reach {destination}: {exc}") from exc
-    if not assoc.is_established:
-        why = "rejected" if assoc.is_rejected else "aborted" if assoc.is_aborted else "refused or timed out"
-        raise NodeSendError(f"the destination {destination} {why} the association (check host, port and AE titles)")
-    statuses: list[int] = []
-    try:
-        for ds in datasets:
-            try:
-                status = assoc.send_c_store(ds)
-            except (ValueError, RuntimeError) as exc:
-                raise NodeSendError(f"{destination} cannot take {ds.SOPClassUID.name}: {exc}") from exc
-            code = int(getattr(status, "Status", -1)) if status else -1
-            statuses.append(code)
-            if code not in _STORED:
-                raise NodeSendError(
-                    f"{destination} refused the {ds.SOPClassUID.name} (status "
-                    + ("none: connection lost" if code < 0 else f"0x{code:04X}")
-                    + ")"
-                )
+        return sender.send(datasets)
     finally:
-        if assoc.is_established:
-            assoc.release()
-    return statuses
+        sender.close()
 
 
 def _save(ds: Any, folder: Path, name: str) -> Path:
@@ -73,27 +182,43 @@ def _save(ds: Any, folder: Path, name: str) -> Path:
     return out
 
 
+def save_results(datasets: Sequence[Any], results_dir: Path) -> list[Path]:
+    """Keep a copy of each result object in ``results_dir`` (one file per kind)."""
+    names = {"SR": "sr", "OT": "sc"}
+    paths = []
+    for ds in datasets:
+        sop = str(ds.SOPClassUID)
+        kind = "pm" if sop == RESULT_SOP_CLASSES[1] else names.get(str(ds.Modality), "obj")
+        paths.append(_save(ds, results_dir, f"{kind}.dcm"))
+    return paths
+
+
 def send_results(
     source: Path,
     case: Any,
     model_sha256: str,
     results_dir: Path,
     *,
-    destination: Destination,
-    calling_aet: str,
+    destination: Destination | None = None,
+    calling_aet: str = "PNEUMOSCOPE",
     with_sc: bool = True,
     with_sr: bool = True,
+    sender: PeerSender | None = None,
+    **options: Any,
 ) -> list[Path]:
-    """Build the SC/SR for one scored case, keep copies in ``results_dir``, send them."""
+    """Build the results for one scored case, keep copies in ``results_dir``, send them
+    (over ``sender``'s kept association, or a fresh one to ``destination``)."""
     from core.node.results import build_results
 
     try:
-        datasets = build_results(source, case, model_sha256, with_sc=with_sc, with_sr=with_sr)
+        datasets = build_results(source, case, model_sha256, with_sc=with_sc, with_sr=with_sr, **options)
     except Exception as exc:
         raise NodeSendError(f"cannot build the result objects: {exc}") from exc
-    paths = []
-    for ds in datasets:
-        kind = "sr" if str(ds.Modality) == "SR" else "sc"
-        paths.append(_save(ds, results_dir, f"{kind}.dcm"))
-    send_datasets(datasets, destination, calling_aet)
+    paths = save_results(datasets, results_dir)
+    if sender is not None:
+        sender.send(datasets)
+    elif destination is not None:
+        send_datasets(datasets, destination, calling_aet)
+    else:
+        raise NodeSendError("no destination to send the results to")
     return paths

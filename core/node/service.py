@@ -26,15 +26,18 @@ def default_sender(settings: NodeSettings) -> ResultSender | None:
     dest = settings.destination_parsed()
     if dest is None or not (settings.send_secondary_capture or settings.send_sr):
         return None
-    from core.node.send import send_results
+    from core.node.send import PeerSender, send_results
 
-    return functools.partial(
+    # One association to the destination, kept open and reused for every result.
+    peer = PeerSender(dest, settings.ae_title)
+    sender = functools.partial(
         send_results,
-        destination=dest,
-        calling_aet=settings.ae_title,
+        sender=peer,
         with_sc=settings.send_secondary_capture,
         with_sr=settings.send_sr,
     )
+    sender.close = peer.close  # type: ignore[attr-defined]
+    return sender
 
 
 class Node:
@@ -89,6 +92,9 @@ class Node:
     def stop(self, timeout: float | None = 120.0) -> None:
         self.listener.stop()
         self.worker.stop(timeout)
+        close = getattr(self.worker.sender, "close", None)
+        if callable(close):
+            close()  # release the kept association to the destination
 
     def wait_idle(self, timeout: float) -> bool:
         return self.worker.join_idle(timeout)

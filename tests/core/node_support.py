@@ -137,13 +137,14 @@ class Orthanc:
             "DicomModalities": modalities or {},
         }
         self.proc: subprocess.Popen[bytes] | None = None
+        self.args: list[str] = []  # extra command-line options, e.g. ["--verbose"]
 
     def start(self, timeout: float = 30.0) -> Orthanc:
         self.folder.mkdir(parents=True, exist_ok=True)
         cfg = self.folder / "orthanc.json"
         cfg.write_text(json.dumps(self.config))
         self.log = open(self.folder / "orthanc.log", "wb")  # noqa: SIM115 (closed in stop)
-        self.proc = subprocess.Popen([self.exe, str(cfg)], stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen([self.exe, *self.args, str(cfg)], stdout=self.log, stderr=subprocess.STDOUT)
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self.proc.poll() is not None:
