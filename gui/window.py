@@ -20,6 +20,9 @@ def application() -> QApplication:
         app = QApplication(sys.argv[:1])
         app.setApplicationName("Pneumoscope")
         app.setOrganizationName("Pneumoscope")
+        from gui.pyside_guard import install
+
+        install()  # PySide6 6.12 on Python 3.11 would abort the app after ~40,000 signals
     from gui.resources import read_text, resource_path
 
     app.setStyleSheet(read_text("style.qss"))
