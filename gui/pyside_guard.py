@@ -19,6 +19,7 @@ import sys
 
 RESERVE = 1 << 40
 _installed = False
+_checked = False
 
 
 def emit_loses_references(n: int = 64) -> bool:
@@ -37,9 +38,10 @@ def emit_loses_references(n: int = 64) -> bool:
 
 def install() -> bool:
     """Protect True, False and None when (and only when) the bug is present; True if it did."""
-    global _installed
-    if _installed:
-        return True
+    global _installed, _checked
+    if _installed or _checked:
+        return _installed
+    _checked = True
     if sys.implementation.name != "cpython" or sys.version_info >= (3, 12):
         return False
     if not emit_loses_references():
