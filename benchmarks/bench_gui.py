@@ -35,7 +35,7 @@ w.show()
 QApplication.processEvents()
 print(time.perf_counter() - t0)
 """
-EAGER = "import tensorflow, keras, matplotlib.backends.backend_qtagg, gui.threshold, gui.train, gui.evaluate"
+EAGER = "import tensorflow, keras, matplotlib.backends.backend_qtagg, gui.screens.threshold, gui.screens.train, gui.screens.evaluate"
 
 
 def time_to_window(eager: bool, runs: int) -> list[float]:

@@ -1,4 +1,4 @@
-"""The main window: disclaimer banner, four screens, menus and a status bar."""
+"""The main window: disclaimer banner, the screens of gui.screens.registry, menus and a status bar."""
 
 from __future__ import annotations
 
@@ -20,20 +20,11 @@ from PySide6.QtWidgets import (
 )
 
 from gui.resources import read_text
+from gui.screens import registry
 from gui.state import AppState
-from gui.workers import Worker, WorkerRunner, user_message
+from gui.workers.runner import Worker, WorkerRunner, user_message
 
 DISCLAIMER = "RESEARCH USE ONLY - not for diagnostic use."
-
-
-def _node_enabled() -> bool:
-    from core.errors import PneumoscopeError
-    from core.node.config import load_settings
-
-    try:
-        return load_settings().enabled
-    except PneumoscopeError:
-        return False  # the Worklist screen shows what is wrong with the settings
 
 
 class MainWindow(QMainWindow):
@@ -75,27 +66,24 @@ class MainWindow(QMainWindow):
         self.disclaimer.setToolTip(read_text("disclaimer.txt"))
         layout.addWidget(self.disclaimer)
 
-        from gui.review import ReviewWidget
-
         self.tabs = QTabWidget()
         self.tabs.setObjectName("screens")
-        self.review = ReviewWidget(self.state)
-        self.tabs.addTab(self.review, "Review")
-        # The other screens pull in matplotlib (seconds on a busy machine), so they are built
-        # after the window is up: when first shown, when plotting has been imported on a
-        # worker, or when code asks for them, whichever comes first.
+        # Review is built with the window; the other screens pull in matplotlib (seconds on a busy
+        # machine), so they are built after the window is up: when first shown, when plotting has
+        # been imported on a worker, or when code asks for them, whichever comes first.
         self._lazy: dict[str, QWidget | None] = {}
-        screens = (("worklist", "Worklist"), ("threshold", "Threshold"), ("train", "Train"), ("evaluate", "Evaluate"))
-        for name, title in screens:
+        for screen in registry.SCREENS:
             holder = QLabel("Loading...")
             holder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            holder.setProperty("lazyName", name)
-            self.tabs.addTab(holder, title)
-            self._lazy[name] = None
+            holder.setProperty("lazyName", screen.name)
+            self.tabs.addTab(holder, screen.title)
+            self._lazy[screen.name] = None
+        for screen in registry.SCREENS:
+            if screen.eager or (screen.build_now is not None and screen.build_now()):
+                self._screen(screen.name)
+        self.tabs.setCurrentIndex(0)
         self.tabs.currentChanged.connect(self._on_tab_changed)
         layout.addWidget(self.tabs, 1)
-        if _node_enabled():  # the DICOM node starts with the app: build its screen now
-            self._screen("worklist")
         self.setCentralWidget(central)
 
         self.model_status = QLabel("Starting...")
@@ -104,70 +92,54 @@ class MainWindow(QMainWindow):
         self._menus()
 
     def _screen(self, name: str) -> QWidget:
-        widget = self._lazy.get(name)
+        widget = self._lazy[name]
         if widget is not None:
             return widget
-        if name == "threshold":
-            from gui.threshold import ThresholdExplorer
-
-            widget = ThresholdExplorer(self.state)
-        elif name == "worklist":
-            from gui.worklist import WorklistWidget
-
-            widget = WorklistWidget(self.state)
-            widget.openRequested.connect(self.open_in_review)
-        elif name == "train":
-            from gui.train import TrainWidget
-
-            widget = TrainWidget(self.state)
-            widget.activateRequested.connect(self.open_bundle)
-        else:
-            from gui.evaluate import EvaluateWidget
-
-            widget = EvaluateWidget(self.state)
+        screen = registry.spec(name)
+        widget = screen.build(self.state)
+        for signal, slot in screen.connect.items():
+            getattr(widget, signal).connect(getattr(self, slot))
         self._lazy[name] = widget
         for i in range(self.tabs.count()):
             if self.tabs.widget(i).property("lazyName") == name:
                 current = self.tabs.currentIndex()
-                title = self.tabs.tabText(i)
                 old = self.tabs.widget(i)
                 self.tabs.blockSignals(True)
                 self.tabs.removeTab(i)
-                self.tabs.insertTab(i, widget, title)
+                self.tabs.insertTab(i, widget, screen.title)
                 self.tabs.setCurrentIndex(current)
                 self.tabs.blockSignals(False)
                 old.deleteLater()
                 break
         return widget
 
+    def built_screen(self, name: str) -> QWidget | None:
+        """The screen if it has been built, else None (builds nothing)."""
+        return self._lazy[name]
+
     def build_all_screens(self, *_args: Any) -> None:
         for name in self._lazy:
             self._screen(name)
+
+    def show_screen(self, name: str) -> QWidget:
+        widget = self._screen(name)
+        self.tabs.setCurrentWidget(widget)
+        return widget
 
     def _on_tab_changed(self, index: int) -> None:
         name = self.tabs.widget(index).property("lazyName")
         if name:
             self._screen(name)
 
-    @property
-    def worklist(self):
-        return self._screen("worklist")
+    def __getattr__(self, name: str) -> Any:
+        # window.review, window.threshold, ...: the screen, built on first use
+        if name != "_lazy" and name in self.__dict__.get("_lazy", {}):
+            return self._screen(name)
+        raise AttributeError(name)
 
     def open_in_review(self, path: str) -> None:
         self.tabs.setCurrentWidget(self.review)
         self.review.open_paths([path])
-
-    @property
-    def threshold(self):
-        return self._screen("threshold")
-
-    @property
-    def train(self):
-        return self._screen("train")
-
-    @property
-    def evaluate(self):
-        return self._screen("evaluate")
 
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -194,6 +166,13 @@ class MainWindow(QMainWindow):
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
+        view_menu = self.menuBar().addMenu("&View")
+        for screen in registry.SCREENS:
+            action = QAction(screen.title, self)
+            if screen.shortcut:
+                action.setShortcut(QKeySequence(screen.shortcut))
+            action.triggered.connect(lambda _checked=False, n=screen.name: self.show_screen(n))
+            view_menu.addAction(action)
         help_menu = self.menuBar().addMenu("&Help")
         guide = QAction("User guide", self)
         guide.setShortcut(QKeySequence(QKeySequence.StandardKey.HelpContents))
@@ -238,7 +217,6 @@ class MainWindow(QMainWindow):
         return dict(STARTUP_TIMINGS)
 
     def _on_startup_loaded(self, bundle: Any) -> None:
-        self.state.set_tf_ready(True)
         if bundle is not None:
             self.state.set_bundle(bundle)
             self.statusBar().showMessage(f"Using model {self._model_name(bundle)}: {self.state.threshold_source}",
@@ -274,7 +252,6 @@ class MainWindow(QMainWindow):
         return worker
 
     def _on_bundle_loaded(self, bundle: Any) -> None:
-        self.state.set_tf_ready(True)
         self.state.set_bundle(bundle)
         self.state.set_loading("")
         self.bundleLoaded.emit(bundle)
@@ -327,7 +304,7 @@ class MainWindow(QMainWindow):
         self.state.status(f"Back to the model's own threshold: {self.state.threshold_source}")
 
     def show_shortcuts(self) -> QDialog:
-        from gui.help import ShortcutsDialog
+        from gui.dialogs.help import ShortcutsDialog
 
         self.build_all_screens()  # screens built on first view add their own keys
         dialog = ShortcutsDialog(self)
@@ -335,7 +312,7 @@ class MainWindow(QMainWindow):
         return dialog
 
     def show_user_guide(self) -> QDialog:
-        from gui.help import UserGuideDialog
+        from gui.dialogs.help import UserGuideDialog
 
         dialog = getattr(self, "_guide", None) or UserGuideDialog(self)
         self._guide = dialog
@@ -344,7 +321,7 @@ class MainWindow(QMainWindow):
         return dialog
 
     def show_about(self) -> None:
-        from gui.about import AboutDialog
+        from gui.dialogs.about import AboutDialog
 
         AboutDialog(self.state.bundle, self).exec()
 
@@ -362,12 +339,13 @@ class MainWindow(QMainWindow):
 
     # --- closing -------------------------------------------------------------------
     def closeEvent(self, event) -> None:
-        if self._lazy["train"] is not None and self.train.is_running():
-            answer = QMessageBox.question(
-                self, "Training is running",
-                "A model is being trained. Stop training and quit? Nothing from this run will be saved.",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
-            )
+        for screen in registry.SCREENS:
+            widget = self._lazy[screen.name]
+            if screen.busy_question is None or widget is None or not widget.is_running():
+                continue
+            answer = QMessageBox.question(self, *screen.busy_question,
+                                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                          QMessageBox.StandardButton.No)
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
@@ -375,9 +353,8 @@ class MainWindow(QMainWindow):
         event.accept()
 
     def shutdown(self) -> None:
-        for name in ("threshold", "train", "evaluate", "worklist"):
-            if self._lazy[name] is not None:
-                self._lazy[name].shutdown()
-        self.review.shutdown()
+        for screen in reversed(registry.SCREENS):  # Review, whose workers the others may use, last
+            if self._lazy[screen.name] is not None:
+                self._lazy[screen.name].shutdown()
         self.loader.cancel_all()
         self.loader.wait(60000)

@@ -39,7 +39,6 @@ class WindowCheck:
         from PySide6.QtWidgets import QApplication
 
         win = self.window
-        win.state.set_tf_ready(True)
         win.state.set_bundle(bundle)
         win.build_all_screens()
         for i in range(win.tabs.count()):

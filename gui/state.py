@@ -16,9 +16,7 @@ from PySide6.QtCore import QObject, Signal
 class AppState(QObject):
     bundleChanged = Signal(object)  # ModelBundle | None
     thresholdChanged = Signal(float)  # operating threshold used by review
-    caseChanged = Signal(object)  # XRay | None
     statusMessage = Signal(str)
-    tfReadyChanged = Signal(bool)
     loadingChanged = Signal(str)  # what is being loaded ("" once nothing is)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -27,7 +25,6 @@ class AppState(QObject):
         self._threshold: float | None = None
         self._threshold_source = ""
         self._case: Any = None
-        self._tf_ready = False
         self._loading = ""
 
     @property
@@ -56,10 +53,6 @@ class AppState(QObject):
         if text != self._loading:
             self._loading = text
             self.loadingChanged.emit(text)
-
-    @property
-    def tf_ready(self) -> bool:
-        return self._tf_ready
 
     def set_bundle(self, bundle: Any) -> None:
         old = self._threshold
@@ -94,23 +87,8 @@ class AppState(QObject):
             self._threshold = value
             self.thresholdChanged.emit(value)
 
-    def reload_threshold(self) -> None:
-        """Read the threshold in force again (after a profile was saved or cleared)."""
-        if self._bundle is not None:
-            from core.cases import active_threshold
-
-            value, source = active_threshold(self._bundle)
-            self._threshold_source = source
-            self._threshold = None
-            self.set_threshold(value, source)
-
     def set_case(self, xray: Any) -> None:
         self._case = xray
-        self.caseChanged.emit(xray)
-
-    def set_tf_ready(self, ready: bool) -> None:
-        self._tf_ready = ready
-        self.tfReadyChanged.emit(ready)
 
     def status(self, text: str) -> None:
         self.statusMessage.emit(text)

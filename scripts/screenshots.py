@@ -84,7 +84,6 @@ def main(argv: list[str] | None = None) -> int:
     window.resize(1440, 900)
     window.show()
     window.grab().save(str(out / "00_start_no_model.png"))
-    window.state.set_tf_ready(True)
     window.state.set_bundle(load_and_warm(bundle_path))
     window.build_all_screens()
     review = window.review
@@ -120,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     _settle(500)
     window.grab().save(str(out / "05_evaluate.png"))
 
-    from gui.about import AboutDialog
+    from gui.dialogs.about import AboutDialog
 
     dialog = AboutDialog(window.state.bundle, window)
     dialog.show()

@@ -205,13 +205,3 @@ def apply_calibration(raw_prob: Any, spec: dict[str, Any] | None) -> np.ndarray:
     return np.where(np.isnan(p), np.nan, out)
 
 
-def calibration_summary(y_true: Any, y_prob: Any, n_bins: int = 10) -> dict[str, Any]:
-    """Brier, ECE, log loss and the uniform reliability curve, JSON-ready."""
-    mean_pred, frac_pos, counts = reliability_curve(y_true, y_prob, n_bins)
-    return {
-        "brier": brier_score(y_true, y_prob),
-        "ece": expected_calibration_error(y_true, y_prob, n_bins),
-        "log_loss": log_loss(y_true, y_prob),
-        "n_bins": int(n_bins),
-        "curve": {"mean_pred": mean_pred.tolist(), "frac_pos": frac_pos.tolist(), "count": counts.tolist()},
-    }

@@ -163,10 +163,6 @@ class OperatingCurve:
             self._thresholds = np.unique(self._sorted)
         return self._thresholds
 
-    @property
-    def sorted_scores(self) -> np.ndarray:
-        return self._sorted
-
     def counts_at(self, threshold: float) -> tuple[int, int, int, int]:
         """(tp, fp, tn, fn) with score >= threshold called PNEUMONIA."""
         below = int(self._sorted.searchsorted(float(threshold), side="left"))

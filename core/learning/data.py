@@ -259,12 +259,6 @@ def _pixel_loader() -> tuple[Callable[[str], np.ndarray], tuple[type[BaseExcepti
     return _load, (ImageLoadError, OSError, ValueError)
 
 
-def load_pixels(path: str | os.PathLike) -> np.ndarray:
-    """Decode one image to display-ready grey uint8 with the shared loader (core.imaging)."""
-    loader, _ = _pixel_loader()
-    return loader(str(path))
-
-
 def load_arrays(
     samples: Sequence[Sample] | Sequence[str],
     size: int,

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -316,10 +316,6 @@ def train(config: TrainConfig, progress: ProgressFn = None, should_stop: StopFn 
         return out
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
-
-
-def config_dict(config: TrainConfig) -> dict[str, Any]:
-    return asdict(config)
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -74,6 +74,5 @@ def window(qtbot):
 
 @pytest.fixture
 def loaded_window(window, tiny_bundle):
-    window.state.set_tf_ready(True)
     window.state.set_bundle(tiny_bundle)
     return window

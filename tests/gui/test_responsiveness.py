@@ -32,12 +32,12 @@ def test_event_loop_never_blocked_while_training(qtbot, window, tmp_path, monkey
 
     import tensorflow  # noqa: F401  -- imported up front: the app does it at start-up, on a worker
 
-    import gui.train
+    import gui.screens.train
 
     # Synthetic cases are learnt in an epoch or two, after which early stopping would end the
     # run before the recording does; the screen has no patience field, so it is raised here.
-    build = gui.train.build_config
-    monkeypatch.setattr(gui.train, "build_config",
+    build = gui.screens.train.build_config
+    monkeypatch.setattr(gui.screens.train, "build_config",
                         lambda values: dataclasses.replace(build(values), patience=10_000, min_val=8))
 
     root = make_dataset(tmp_path / "data", n_per_class=48, seed=5)
@@ -101,7 +101,7 @@ def test_event_loop_never_blocked_while_training(qtbot, window, tmp_path, monkey
 
 def test_progress_throttle_keeps_stage_changes_and_epoch_ends(monkeypatch):
     from core.learning.data import Progress
-    from gui import workers
+    from gui.workers import runner as workers
 
     clock = {"t": 0.0}
     monkeypatch.setattr(workers.time, "monotonic", lambda: clock["t"])

@@ -20,12 +20,12 @@ def _launch(qtbot):
 
 
 def test_adopted_threshold_is_in_force_after_a_relaunch_and_named_at_start_up(qtbot, tmp_path, monkeypatch):
-    import gui.threshold
+    import gui.screens.threshold
 
     first = _launch(qtbot)
     shipped_threshold = float(first.state.bundle.threshold)
     first.build_all_screens()
-    monkeypatch.setattr(gui.threshold, "ask_adoption", lambda parent, t: ("Dr Lee", "fewer missed cases"))
+    monkeypatch.setattr(gui.screens.threshold, "ask_adoption", lambda parent, t: ("Dr Lee", "fewer missed cases"))
     first.threshold.spin.setValue(0.297)
     assert first.threshold.adopt() is not None
     first.shutdown()

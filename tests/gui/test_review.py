@@ -205,7 +205,6 @@ def test_no_ood_warning_without_a_gate(qtbot, window, tiny_bundle, dicom_dir):
     from core.learning.bundle import load_bundle, update_card
 
     update_card(tiny_bundle.path, {"ood": None})
-    window.state.set_tf_ready(True)
     window.state.set_bundle(load_bundle(tiny_bundle.path))
     review = window.review
     with qtbot.waitSignal(review.scored, timeout=60000):
@@ -216,7 +215,7 @@ def test_no_ood_warning_without_a_gate(qtbot, window, tiny_bundle, dicom_dir):
 
 
 def test_dicom_date_shown_unambiguously():
-    from gui.image_info import format_dicom_date
+    from gui.widgets.image_info import format_dicom_date
 
     assert format_dicom_date("20240307") == "2024-03-07"
     assert format_dicom_date(" 19010101 ") == "1901-01-01"
@@ -227,7 +226,7 @@ def test_dicom_date_shown_unambiguously():
 def test_heatmap_smoothing_removes_block_edges_and_keeps_relative_strength():
     from PIL import Image
 
-    from gui.viewer import smooth_heat
+    from gui.widgets.viewer import smooth_heat
 
     # An 8x8 Grad-CAM grid: one strong narrow cell, one weaker broad 2x2 patch, enlarged bilinearly
     # the way core.trust.explain does it.
@@ -251,7 +250,7 @@ def test_heatmap_smoothing_removes_block_edges_and_keeps_relative_strength():
 
 
 def test_small_overlay_covers_the_whole_image(qtbot):
-    from gui.viewer import ImageView, heat_rgba
+    from gui.widgets.viewer import ImageView, heat_rgba
 
     view = ImageView()
     qtbot.addWidget(view)

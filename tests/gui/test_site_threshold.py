@@ -39,7 +39,7 @@ def test_site_entry_drives_slider_matrix_and_curves(qtbot, loaded_window, site_f
 
 def test_site_chooser_reports_held_out_cases_and_adopt_writes_site_profile(qtbot, loaded_window, site_folder,
                                                                             monkeypatch):
-    import gui.threshold
+    import gui.screens.threshold
     from core.trust.audit import AuditLog
     from core.trust.profile import load_profile
 
@@ -50,7 +50,7 @@ def test_site_chooser_reports_held_out_cases_and_adopt_writes_site_profile(qtbot
     text = explorer.reason_label.text()
     assert "held-out" in text and "never used to choose" in text
     assert explorer.threshold == pytest.approx(cal.threshold)
-    monkeypatch.setattr(gui.threshold, "ask_adoption", lambda parent, t: ("Dr Site", "local audit"))
+    monkeypatch.setattr(gui.screens.threshold, "ask_adoption", lambda parent, t: ("Dr Site", "local audit"))
     profile = explorer.adopt()
     assert profile.kind == "site" and profile.site_set_sha256 == scored.site.sha256
     assert profile.figures["estimate"] == "held-out" and profile.counts["holdout"] == cal.n_holdout
@@ -64,11 +64,11 @@ def test_site_chooser_reports_held_out_cases_and_adopt_writes_site_profile(qtbot
 
 
 def test_manual_site_threshold_says_no_honest_estimate(qtbot, loaded_window, site_folder, monkeypatch):
-    import gui.threshold
+    import gui.screens.threshold
 
     explorer, _ = _add_site(qtbot, loaded_window, site_folder)
     explorer.set_threshold(0.42)
-    monkeypatch.setattr(gui.threshold, "ask_adoption", lambda parent, t: ("Dr Hand", "by eye"))
+    monkeypatch.setattr(gui.screens.threshold, "ask_adoption", lambda parent, t: ("Dr Hand", "by eye"))
     profile = explorer.adopt()
     assert profile.chooser == "manual" and profile.figures["estimate"] is None
     assert "no honest estimate" in profile.figures["note"]

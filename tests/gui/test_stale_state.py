@@ -40,7 +40,6 @@ def test_review_says_the_model_is_loading_not_missing(qtbot, window, tiny_bundle
     assert "Loading TensorFlow" in review.model_label.text() and "No model" not in review.model_label.text()
     review.grab().save(str(tmp_path / "review_loading.png"))
     with qtbot.waitSignal(review.scored, timeout=60000):
-        state.set_tf_ready(True)
         state.set_bundle(tiny_bundle)
         state.set_loading("")
     assert review.score_label.text().startswith("Score ")

@@ -80,10 +80,10 @@ def _audit_records():
 
 
 def test_adopt_threshold_writes_profile_and_audit_and_review_follows(qtbot, loaded_window, monkeypatch):
-    import gui.threshold
+    import gui.screens.threshold
     from core.trust.profile import load_profile, profile_path
 
-    monkeypatch.setattr(gui.threshold, "ask_adoption", lambda parent, t: ("Dr Test", "agreed at M&M"))
+    monkeypatch.setattr(gui.screens.threshold, "ask_adoption", lambda parent, t: ("Dr Test", "agreed at M&M"))
     explorer = loaded_window.threshold
     bundle = loaded_window.state.bundle
     card_before = (bundle.path / "card.json").read_text()
@@ -117,7 +117,7 @@ def test_adopted_threshold_survives_a_restart_and_reverts_in_one_action(qtbot, w
                                                                         tmp_path, monkeypatch):
     """Issue 14.1: adopting on the shipped (read-only) model, then quitting and relaunching."""
     import core.paths
-    import gui.threshold
+    import gui.screens.threshold
     from core.learning.bundle import load_bundle, open_bundle
     from gui.window import create_window
 
@@ -128,7 +128,7 @@ def test_adopted_threshold_survives_a_restart_and_reverts_in_one_action(qtbot, w
     before = (shipped / "card.json").read_text()
     window.state.set_bundle(load_bundle(shipped))
     own = window.state.threshold
-    monkeypatch.setattr(gui.threshold, "ask_adoption", lambda parent, t: ("Dr Test", "site setting"))
+    monkeypatch.setattr(gui.screens.threshold, "ask_adoption", lambda parent, t: ("Dr Test", "site setting"))
     window.threshold.spin.setValue(0.6)
     assert window.threshold.adopt() is not None
     assert (shipped / "card.json").read_text() == before  # shipped bundle untouched
@@ -160,9 +160,9 @@ def test_test_split_cannot_be_adopted(loaded_window):
 
 
 def test_cancelled_adoption_changes_nothing(loaded_window, monkeypatch):
-    import gui.threshold
+    import gui.screens.threshold
 
-    monkeypatch.setattr(gui.threshold, "ask_adoption", lambda parent, t: None)
+    monkeypatch.setattr(gui.screens.threshold, "ask_adoption", lambda parent, t: None)
     before = loaded_window.state.threshold
     loaded_window.threshold.spin.setValue(0.9)
     assert loaded_window.threshold.adopt() is None

@@ -98,7 +98,7 @@ def test_evaluate_stored_scores_and_export(qtbot, loaded_window, tmp_path):
 def test_about_dialog_shows_model_and_copies(qtbot, loaded_window):
     from PySide6.QtGui import QGuiApplication
 
-    from gui.about import AboutDialog
+    from gui.dialogs.about import AboutDialog
 
     dialog = AboutDialog(loaded_window.state.bundle, loaded_window)
     qtbot.addWidget(dialog)
@@ -149,8 +149,8 @@ def test_evaluate_another_saved_model_without_changing_the_active_one(qtbot, loa
 
 def test_tune_box_follows_tuning_support(qtbot, monkeypatch):
     import core.sysinfo
+    from gui.screens.train import TrainWidget
     from gui.state import AppState
-    from gui.train import TrainWidget
 
     for available in (False, True):
         monkeypatch.setattr(core.sysinfo, "tuning_available", lambda a=available: a)

@@ -77,7 +77,6 @@ def test_listener_needs_a_model_and_reports_a_busy_port(qtbot, node_settings, wi
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", node_settings.port))
         blocker.listen(1)
-        window.state.set_tf_ready(True)
         window.state.set_bundle(tiny_bundle)
         assert not worklist.start_listener()
         assert worklist.light_state() == "error" and "cannot listen" in worklist.status.text()
@@ -88,7 +87,7 @@ def test_listener_needs_a_model_and_reports_a_busy_port(qtbot, node_settings, wi
 def test_settings_dialog_validates_and_saves(qtbot, node_settings, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
-    from gui.worklist import NodeSettingsDialog
+    from gui.screens.worklist import NodeSettingsDialog
 
     dialog = NodeSettingsDialog(node_settings)
     qtbot.addWidget(dialog)
@@ -114,10 +113,9 @@ def test_enabled_node_starts_with_the_app_once_a_model_is_loaded(qtbot, tmp_path
     win = create_window(load_default=False)
     qtbot.addWidget(win)
     try:
-        worklist = win._lazy["worklist"]
+        worklist = win.built_screen("worklist")
         assert worklist is not None  # built at start-up, not when the tab is first shown
         assert not worklist.listening  # no model yet
-        win.state.set_tf_ready(True)
         win.state.set_bundle(tiny_bundle)
         qtbot.waitUntil(lambda: worklist.listening, timeout=10000)
         assert worklist.light_state() == "on"

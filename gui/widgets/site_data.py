@@ -8,7 +8,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QProgressBar, QPushButton, QToolButton, QWidget
 
 from gui.state import AppState
-from gui.workers import Worker, WorkerRunner, user_message
+from gui.workers.runner import Worker, WorkerRunner, user_message
 
 
 class SiteDataControls(QWidget):

@@ -29,12 +29,12 @@ from PySide6.QtWidgets import (
 
 from core.cases import decide, list_case_files, open_case
 from core.imaging import chest_warning
-from gui.batch_scoring import BatchScoring
-from gui.case_panel import CasePanel
 from gui.state import AppState
-from gui.viewer import ImageView, heat_rgba, view_buttons
-from gui.widgets import MessageBanner
-from gui.workers import Worker, WorkerRunner, user_message
+from gui.widgets.batch_scoring import BatchScoring
+from gui.widgets.case_panel import CasePanel
+from gui.widgets.common import MessageBanner
+from gui.widgets.viewer import ImageView, heat_rgba, view_buttons
+from gui.workers.runner import Worker, WorkerRunner, user_message
 
 
 def score_and_colour(bundle: Any, xray: Any, threshold: float, source: str, progress=None) -> tuple[Any, Any]:
@@ -384,7 +384,7 @@ class ReviewWidget(QWidget):
             self.case = None
             self._start_inference(self.state.case)
 
-    # --- batch scoring (gui.batch_scoring) ---------------------------------------------
+    # --- batch scoring (gui.widgets.batch_scoring) ---------------------------------------------
     def score_folder_dialog(self) -> None:
         self.batch_scoring.score_folder_dialog()
 

@@ -26,14 +26,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.adopt_dialog import ask_adoption, chooser_text
-from gui.metrics_table import MetricsTable
-from gui.plots import CurvePlot
-from gui.site_data import SiteDataControls
+from gui.dialogs.adopt_dialog import ask_adoption, chooser_text
 from gui.state import AppState
-from gui.threshold_choosers import ChooserBox
-from gui.widgets import ConfusionMatrixWidget, MessageBanner
-from gui.workers import Worker, user_message
+from gui.widgets.common import ConfusionMatrixWidget, MessageBanner
+from gui.widgets.metrics_table import MetricsTable
+from gui.widgets.plots import CurvePlot
+from gui.widgets.site_data import SiteDataControls
+from gui.widgets.threshold_choosers import ChooserBox
+from gui.workers.runner import Worker, user_message
 
 SLIDER_STEPS = 1000
 SPLIT_LABELS = {"val": "Validation (choose here)", "test": "Test (report only)", "site": "Site"}
@@ -324,7 +324,7 @@ class ThresholdExplorer(QWidget):
         self.set_threshold(cal.threshold)
         return cal
 
-    # --- site data (gui.site_data scores it) --------------------------------------------
+    # --- site data (gui.widgets.site_data scores it) --------------------------------------------
     def add_site_dialog(self) -> None:
         self.site_data.add_site_dialog()
 

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QProgressBar, QPushButto
 
 from core.cases import list_case_files, write_scores
 from gui.state import AppState
-from gui.workers import Worker, WorkerRunner, user_message
+from gui.workers.runner import Worker, WorkerRunner, user_message
 
 
 def progress_fraction(p: Any) -> float | None:

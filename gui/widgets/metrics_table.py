@@ -8,7 +8,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
-from gui.widgets import fit_table_height
+from gui.widgets.common import fit_table_height
 
 METRIC_ROWS = (
     ("Sensitivity (pneumonia found)", "sensitivity"),

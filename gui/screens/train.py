@@ -23,13 +23,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.dataset_overview import DatasetOverview, scan_with_samples
-from gui.model_list import ModelList
-from gui.plots import HistoryPlot
 from gui.state import AppState
-from gui.train_form import FIELDS, TrainForm
-from gui.widgets import MessageBanner
-from gui.workers import Worker, WorkerRunner, throttled, user_message
+from gui.widgets.common import MessageBanner
+from gui.widgets.dataset_overview import DatasetOverview, scan_with_samples
+from gui.widgets.model_list import ModelList
+from gui.widgets.plots import HistoryPlot
+from gui.widgets.train_form import FIELDS, TrainForm
+from gui.workers.runner import Worker, WorkerRunner, throttled, user_message
 
 PROGRESS_INTERVAL_S = 0.1  # 10 progress updates a second are enough for a bar and an ETA
 

@@ -8,7 +8,6 @@ The listener itself is core's :class:`core.node.service.Node`; its threads never
 from __future__ import annotations
 
 import datetime as _dt
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,9 @@ from PySide6.QtWidgets import (
 
 from core.node.config import NodeSettings, load_settings, save_settings
 from core.node.errors import NodeError
+from core.node.probe import listener_answers
 from core.node.worklist import Worklist, WorklistRow
+from gui.workers.runner import Worker, WorkerRunner
 
 COLUMNS = ("Received", "Patient key", "Score", "Label", "Threshold", "OOD", "Reviewed", "Status")
 _LIGHTS = {"on": "#2e9d48", "other": "#d29a00", "off": "#8a8f98", "error": "#c0392b"}
@@ -140,6 +141,9 @@ class WorklistWidget(QWidget):
         self.error = ""
         self._signature: tuple[int, int] | None = None
         self._rows: list[WorklistRow] = []
+        self._other = False  # the last probe's answer: another listener on the port
+        self._probe: Worker | None = None
+        self.probes = WorkerRunner(1, self)
         try:
             self.settings = load_settings()
         except NodeError as exc:
@@ -259,14 +263,22 @@ class WorklistWidget(QWidget):
         elif self.settings.enabled and not self.error:
             self.start_listener()
 
-    def other_listener(self) -> bool:
-        """Is something answering on the configured port (a headless `pneumoscope-cli listen`)?"""
-        host = self.settings.bind_host if self.settings.bind_host not in ("0.0.0.0", "::", "") else "127.0.0.1"
-        try:
-            with socket.create_connection((host, int(self.settings.port)), timeout=0.2):
-                return True
-        except OSError:
-            return False
+    def probe_other_listener(self) -> Worker | None:
+        """Ask, on a worker, whether something else answers on the port (a headless
+        ``pneumoscope-cli listen``); the connect can take its whole timeout, so never on this thread."""
+        if self._probe is not None and not self._probe.is_done():
+            return None
+        worker = Worker(listener_answers, self.settings)
+        worker.signals.finished.connect(self._on_probed)
+        self._probe = self.probes.start(worker)
+        return worker
+
+    def _on_probed(self, answers: bool) -> None:
+        if self.listening:  # it may have found our own listener, started meanwhile
+            return
+        if bool(answers) != self._other:
+            self._other = bool(answers)
+            self._show_light()
 
     # -- refreshing --------------------------------------------------------------------------
     def light_state(self) -> str:
@@ -274,9 +286,15 @@ class WorklistWidget(QWidget):
             return "error"
         if self.listening:
             return "on"
-        return "other" if self.other_listener() else "off"
+        return "other" if self._other else "off"
 
     def refresh(self) -> None:
+        if not self.error and not self.listening:
+            self.probe_other_listener()
+        self._show_light()
+        self._show_rows()
+
+    def _show_light(self) -> None:
         state = self.light_state()
         self.light.setStyleSheet(f"background:{_LIGHTS[state]}; border-radius:8px;")
         self.light.setProperty("lightState", state)
@@ -290,6 +308,8 @@ class WorklistWidget(QWidget):
         }[state])
         self.start_button.setText("Stop listener" if self.listening else "Start listener")
         self.start_button.setEnabled(self.listening or state != "other")
+
+    def _show_rows(self) -> None:
         if self.worklist is None:
             return
         signature = self.worklist.signature()
@@ -331,3 +351,4 @@ class WorklistWidget(QWidget):
     def shutdown(self) -> None:
         self.timer.stop()
         self.stop_listener()
+        self.probes.wait(2000)

@@ -9,9 +9,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QGroupBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from core.cases import describe_case
-from gui.image_info import ImageInfoTable
-from gui.viewer import ImageView
-from gui.widgets import WrappingLabel
+from gui.widgets.common import WrappingLabel
+from gui.widgets.image_info import ImageInfoTable
+from gui.widgets.viewer import ImageView
 
 
 def set_call(label: QLabel, call: str) -> None:

@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.plots import FigureCanvas
 from gui.state import AppState
-from gui.widgets import ConfusionMatrixWidget, MessageBanner, fit_table_height
-from gui.workers import Worker, WorkerRunner, user_message
+from gui.widgets.common import ConfusionMatrixWidget, MessageBanner, fit_table_height
+from gui.widgets.plots import FigureCanvas
+from gui.workers.runner import Worker, WorkerRunner, user_message
 
 REPORT_ROWS = ("NORMAL", "PNEUMONIA", "macro avg", "weighted avg")
 

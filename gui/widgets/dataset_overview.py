@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.plots import BarPlot
-from gui.viewer import gray_qimage
-from gui.widgets import ThumbnailGrid, fit_table_height
+from gui.widgets.common import ThumbnailGrid, fit_table_height
+from gui.widgets.plots import BarPlot
+from gui.widgets.viewer import gray_qimage
 
 THUMBS_PER_CLASS = 6
 THUMB = 96

@@ -1,0 +1,1 @@
+"""The main window's screens (one tab each): views of what :mod:`core` computes."""
