@@ -13,9 +13,9 @@ import sys
 
 from core.errors import PneumoscopeError
 
-COMMANDS = ("train", "tune", "evaluate", "predict", "audit", "info", "site", "listen")
+COMMANDS = ("train", "tune", "evaluate", "predict", "audit", "info", "site", "listen", "readers", "feedback")
 # Subcommands that run the model; TensorFlow is imported (quietly) only for these.
-MODEL_COMMANDS = frozenset({"train", "tune", "evaluate", "predict", "site", "listen"})
+MODEL_COMMANDS = frozenset({"train", "tune", "evaluate", "predict", "site", "listen", "readers"})
 
 DESCRIPTION = """\
 Pneumoscope command line: train, tune, evaluate and run a pneumonia classifier for chest X-rays.

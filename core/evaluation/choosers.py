@@ -23,6 +23,9 @@ class ThresholdChoice:
 
 
 CHOOSERS = ("youden", "maxf1", "cost", "sens", "spec", "sens-smooth")
+# reader-sens:NAME / reader-spec:NAME: the model threshold matching reader NAME's sensitivity or
+# specificity, chosen and measured honestly by core.site.reader_study.choose_reader_matched.
+READER_CHOOSERS = ("reader-sens", "reader-spec")
 
 
 def _pick_highest(values: np.ndarray, thresholds: np.ndarray) -> int:
@@ -63,6 +66,9 @@ def choose_threshold(
     """
     labels, scores = validate_scores(y_true, y_score, need_both=True)
     method = method.strip().lower()
+    if method in READER_CHOOSERS:
+        raise MetricsError(f"The '{method}' chooser needs a reader's readings on the same cases "
+                           "(pneumoscope-cli readers report READINGS --set SITE --choose ...).")
     if method not in CHOOSERS:
         raise MetricsError(f"Unknown threshold method {method!r}; use one of {', '.join(CHOOSERS)}.")
     curve = OperatingCurve(labels, scores)
@@ -131,7 +137,13 @@ def _sens_smooth(labels: np.ndarray, scores: np.ndarray, curve: OperatingCurve, 
 
 
 def parse_chooser(text: str) -> tuple[str, dict[str, float]]:
-    """'youden' | 'maxf1' | 'cost[:FN:FP[:PREV]]' | 'sens:0.95' | 'spec:0.9' | 'sens-smooth:0.95' -> (method, kwargs)."""
+    """'youden' | 'maxf1' | 'cost[:FN:FP[:PREV]]' | 'sens:0.95' | 'spec:0.9' | 'sens-smooth:0.95' |
+    'reader-sens:NAME' | 'reader-spec:NAME' -> (method, kwargs)."""
+    head, _, rest = str(text).strip().partition(":")
+    if head.strip().lower() in READER_CHOOSERS:  # matched to an expert's point: needs readings (core.site)
+        if not rest.strip():
+            raise MetricsError(f"Write the reader chooser with the reader's name, e.g. '{head.strip()}:dr_lee'.")
+        return head.strip().lower(), {"reader": rest.strip()}  # type: ignore[dict-item]
     parts = [p.strip() for p in str(text).strip().lower().split(":")]
     method, args = parts[0], parts[1:]
     if method not in CHOOSERS:

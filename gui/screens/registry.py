@@ -55,6 +55,7 @@ SCREENS: tuple[ScreenSpec, ...] = (
                busy_question=("Training is running", "A model is being trained. Stop training and quit? "
                               "Nothing from this run will be saved.")),
     ScreenSpec("evaluate", "Evaluate", "gui.screens.evaluate:EvaluateWidget", "evaluateScreen", "Ctrl+5"),
+    ScreenSpec("read", "Read", "gui.screens.read:ReadWidget", "readScreen", "Ctrl+6"),
 )
 
 

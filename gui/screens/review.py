@@ -32,6 +32,7 @@ from gui.widgets.batch_scoring import BatchScoring
 from gui.widgets.case_list import CaseList
 from gui.widgets.case_panel import CasePanel
 from gui.widgets.common import MessageBanner
+from gui.widgets.feedback_bar import FeedbackBar
 from gui.widgets.viewer import ImageView, heat_rgba, view_buttons
 from gui.workers.runner import Worker, WorkerRunner, user_message
 
@@ -135,6 +136,8 @@ class ReviewWidget(QWidget):
         split.setStretchFactor(2, 0)
         split.setSizes([240, 760, 330])
         outer.addWidget(split, 1)
+        self.feedback = FeedbackBar(self.state, self)  # Agree (A) / Disagree (D), core records it
+        outer.addWidget(self.feedback)
 
         for keys, what, slot in (
             (("PgDown", "Right"), "Next case", self.next_case),
@@ -209,6 +212,7 @@ class ReviewWidget(QWidget):
         gen = self._gen
         path = self.paths[index]
         self.timings = {"t_request": time.perf_counter()}
+        self.feedback.set_case(None)
         bundle = self.state.bundle
         cached = self.cache.get(file_key(path, bundle.sha256)) if bundle is not None else None
         if cached is not None:  # shown a moment ago: no need to open and score it again
@@ -290,6 +294,7 @@ class ReviewWidget(QWidget):
         self.timings["t_scored"] = time.perf_counter()
         self._render_score()
         self._render_warnings()
+        self.feedback.set_case(case)
         self.scored.emit(self.score)
 
     def _on_inferred(self, gen: int, result: tuple[Any, Any]) -> None:

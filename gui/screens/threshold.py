@@ -31,6 +31,7 @@ from gui.state import AppState
 from gui.widgets.common import ConfusionMatrixWidget, MessageBanner
 from gui.widgets.metrics_table import MetricsTable
 from gui.widgets.plots import CurvePlot
+from gui.widgets.reader_panel import ReaderPanel
 from gui.widgets.site_data import SiteDataControls
 from gui.widgets.threshold_choosers import ChooserBox
 from gui.workers.runner import Worker, user_message
@@ -133,6 +134,8 @@ class ThresholdExplorer(QWidget):
                      "holdout_label", "holdout", "reason_label", "adopt_btn"):
             setattr(self, name, getattr(self.chooser_box, name))
         rv.addWidget(self.chooser_box)
+        self.readers = ReaderPanel(self.plot, self.state)  # readers' points on the ROC, table at the slider
+        rv.addWidget(self.readers)
         split.addWidget(right)
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
@@ -144,6 +147,7 @@ class ThresholdExplorer(QWidget):
         self._data.clear()
         self._curves.clear()
         self._site = None  # site scores belong to the model that made them
+        self.readers.set_site(None)
         self._last_choice = self._last_cal = None
         self.banner.hide()
         if bundle is not None:
@@ -274,6 +278,7 @@ class ThresholdExplorer(QWidget):
         recall = p.sensitivity[0]
         precision = p.precision[0]
         self.plot.set_point(1.0 - p.specificity[0], p.sensitivity[0], recall, precision)
+        self.readers.set_threshold(self._threshold)
         self.pointChanged.emit(self._threshold)
 
     def _refresh_table(self) -> None:
@@ -338,6 +343,7 @@ class ThresholdExplorer(QWidget):
 
     def _on_site_scored(self, scored: Any) -> None:
         self._site = scored
+        self.readers.set_site(scored)
         self._last_choice = self._last_cal = None
         name = Path(scored.site.root).name
         self._split_labels["site"] = f"Site: {name} ({len(scored.site)} cases)"

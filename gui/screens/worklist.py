@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -37,6 +38,7 @@ from core.node.config import NodeSettings, load_settings, save_settings
 from core.node.errors import NodeError
 from core.node.probe import listener_answers
 from core.node.worklist import Worklist, WorklistRow
+from gui.widgets.feedback_bar import FeedbackBar
 
 COLUMNS = ("Received", "Patient key", "Score", "Label", "Threshold", "OOD", "Reviewed", "Status")
 _LIGHTS = {"on": "#2e9d48", "other": "#d29a00", "off": "#8a8f98", "error": "#c0392b"}
@@ -62,6 +64,16 @@ def row_cells(row: WorklistRow) -> list[str]:
     threshold = "" if row.threshold is None else f"{row.threshold:.3f}"
     return [local_time(row.received), row.patient_key or "-", score, label, threshold, ood,
             "yes" if row.reviewed else "", status]
+
+
+def feedback_case(screen: Any, index: int) -> Any:
+    """The selected scored row as what the feedback bar records (path in the inbox, score, call, threshold)."""
+    rows = screen._rows
+    if not 0 <= index < len(rows) or rows[index].score is None:
+        return None
+    r = rows[index]
+    return SimpleNamespace(path=str(Path(screen.settings.inbox_path()) / r.file), score=r.score, label=r.label,
+                           threshold=r.threshold, threshold_source=r.threshold_source, sop_instance_uid=r.uid)
 
 
 class NodeSettingsDialog(QDialog):
@@ -189,6 +201,9 @@ class WorklistWidget(QWidget):
         header.setStretchLastSection(True)
         self.table.cellDoubleClicked.connect(self._on_double_click)
         layout.addWidget(self.table, 1)
+        self.feedback = FeedbackBar(self.state, self)  # Agree (A) / Disagree (D) on the selected row
+        self.table.currentCellChanged.connect(lambda r, *_: self.feedback.set_case(feedback_case(self, r)))
+        layout.addWidget(self.feedback)
         note = QLabel("Double-click a row to open it in Review. Patient keys are hashed on this computer; "
                       "no patient ID is stored in the worklist. Research use only.")
         note.setWordWrap(True)

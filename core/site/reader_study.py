@@ -1,0 +1,200 @@
+"""Readers beside the model on a labelled set: the report, the reader-matched choosers, the expected error rate.
+
+The model's scores on the set come from :mod:`core.site.scoring` (or are given); the figures from
+:mod:`core.evaluation.readers`. ``reader-sens:NAME`` / ``reader-spec:NAME`` pick the model threshold
+that matches reader NAME's sensitivity (specificity) with the honest rule of
+:mod:`core.site.calibrate`: the reader's point and the threshold come from one patient-grouped part
+of the cases, the model's figures at that threshold from the untouched rest.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from core.evaluation.choosers import choose_threshold
+from core.evaluation.intervals import MetricsError
+from core.evaluation.operating import OperatingCurve
+from core.evaluation.readers import call_point, model_figures, pooled_readers, reader_figures
+from core.site.calibrate import split_for_calibration
+from core.site.readings import MatchedReadings, Reading, ReadingsError, changed_calls, match_readings
+from core.site.sets import SiteSet
+
+
+@dataclass
+class ReaderReport:
+    threshold: float
+    threshold_text: str
+    readers: dict[str, dict[str, Any]]
+    model: dict[str, Any]
+    pooled: dict[str, Any] | None = None
+    aided: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    case_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
+
+    def rows_at(self, labels: Any, scores: Any, threshold: float) -> list[tuple[str, str, str, str]]:
+        """The model-vs-reader table at ``threshold`` on the cases read (labels/scores of the whole set)."""
+        from core.evaluation.reader_plots import comparison_rows
+
+        idx = self.case_index
+        return comparison_rows(np.asarray(labels)[idx], np.asarray(scores)[idx], threshold, self.readers)
+
+    def as_dict(self) -> dict[str, Any]:
+        return _clean({"threshold": self.threshold, "threshold_source": self.threshold_text,
+                       "readers": self.readers, "model": self.model, "pooled": self.pooled,
+                       "aided": self.aided, "notes": self.notes})
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, tuple | list):
+        return [_clean(x) for x in v]
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, float | np.floating):
+        return None if math.isnan(float(v)) else float(v)
+    return v
+
+
+def reader_report(site: SiteSet, scores: Any, readings: list[Reading], threshold: float, threshold_text: str = "",
+                  model_no_call: Any | None = None, n_boot: int = 1000, seed: int = 0) -> ReaderReport:
+    """Each reader against the model on the cases that reader read; pooled over readers on shared cases."""
+    s_all = np.asarray(scores, dtype=np.float64)
+    if s_all.shape[0] != len(site):
+        raise MetricsError(f"{len(site)} cases but {s_all.shape[0]} model scores.")
+    no_call_all = None if model_no_call is None else np.asarray(model_no_call, bool)
+    m = match_readings(readings, site.names, site.labels)
+    out: dict[str, dict[str, Any]] = {}
+    for name in m.readers:
+        pos, calls, ratings = m.for_reader(name)
+        idx = m.case_index[pos]
+        nc = None if no_call_all is None else no_call_all[idx]
+        fig = reader_figures(m.labels[pos], calls, ratings, s_all[idx], threshold, nc)
+        secs = m.seconds[m.readers.index(name)][pos]
+        fig["median_seconds"] = float(np.nanmedian(secs)) if np.isfinite(secs).any() else None
+        out[name] = fig
+    model = model_figures(m.labels, s_all[m.case_index], threshold)
+    report = ReaderReport(float(threshold), threshold_text, out, model, case_index=m.case_index)
+    shared = np.all(m.calls != -2, axis=0)
+    if len(m.readers) > 1 and shared.sum() >= 2 and 0 < m.labels[shared].sum() < shared.sum():
+        report.pooled = pooled_readers(m.labels[shared], m.calls[:, shared], m.ratings[:, shared], n_boot, seed)
+    elif len(m.readers) > 1:
+        report.notes.append("The readers share too few cases for a pooled figure.")
+    if any(r.phase == "aided" for r in readings):
+        report.aided = _aided(readings, site, m)
+    return report
+
+
+def _aided(readings: list[Reading], site: SiteSet, unaided: MatchedReadings) -> dict[str, Any]:
+    try:
+        m = match_readings(readings, site.names, site.labels, phase="aided")
+    except ReadingsError as exc:
+        return {"error": str(exc)}
+    out: dict[str, Any] = {}
+    for name in m.readers:
+        _, calls, _ = m.for_reader(name)
+        pos, _, _ = m.for_reader(name)
+        p = call_point(m.labels[pos], calls)
+        changed = changed_calls(readings, name)
+        out[name] = {"sensitivity": p["sensitivity"], "specificity": p["specificity"],
+                     "changed_calls": len(changed),
+                     "changed_to_correct": sum(1 for f, _b, a in changed
+                                               if a == ("PNEUMONIA" if site.labels[site.names.index(f)] else "NORMAL"))}
+    return out
+
+
+# ----------------------------------------------------------------------------- reader choosers
+
+
+def parse_reader_chooser(text: str) -> tuple[str, str] | None:
+    """'reader-sens:NAME' -> ('sens', NAME); None when the text is not a reader chooser."""
+    head, _, name = str(text).strip().partition(":")
+    kind = {"reader-sens": "sens", "reader-spec": "spec"}.get(head.strip().lower())
+    if kind is None:
+        return None
+    if not name.strip():
+        raise MetricsError(f"Write the reader chooser with the reader's name, e.g. '{head}:dr_lee'.")
+    return kind, name.strip()
+
+
+@dataclass
+class ReaderChoice:
+    threshold: float
+    chooser: str
+    reason: str
+    reader_point: dict[str, Any]
+    holdout: dict[str, Any] | None
+    choose_mask: np.ndarray = field(repr=False)
+
+
+def choose_reader_matched(site: SiteSet, scores: Any, readings: list[Reading], chooser: str,
+                          holdout: float = 0.5, seed: int = 0) -> ReaderChoice:
+    """The model threshold matching a reader's sensitivity or specificity, chosen on one part, measured on the rest."""
+    parsed = parse_reader_chooser(chooser)
+    if parsed is None:
+        raise MetricsError(f"{chooser!r} is not a reader chooser (reader-sens:NAME or reader-spec:NAME).")
+    kind, name = parsed
+    m = match_readings(readings, site.names, site.labels)
+    if name not in m.readers:
+        raise MetricsError(f"There is no reader {name!r} in the readings; readers: {', '.join(m.readers)}.")
+    pos, calls, _ = m.for_reader(name)
+    idx = m.case_index[pos]
+    y = site.labels[idx]
+    s = np.asarray(scores, dtype=np.float64)[idx]
+    groups = [site.groups[i] for i in idx]
+    mask = split_for_calibration(y, groups, holdout, seed)
+    read = calls != -1
+    cm = mask & read
+    if len(np.unique(y[cm])) < 2:
+        raise MetricsError("The choosing part of this reader's cases does not hold both classes; lower --holdout.")
+    point = call_point(y[cm], calls[cm])
+    target = point["sensitivity" if kind == "sens" else "specificity"][0]
+    choice = choose_threshold(y[mask], s[mask], kind, on="site", target=max(target, 1e-9))
+    reason = (f"matches reader {name}'s {'sensitivity' if kind == 'sens' else 'specificity'} {target:.3f} "
+              f"(their calls on {int(cm.sum())} choosing cases); {choice.reason}")
+    held = None
+    if (~mask).any():
+        at = OperatingCurve(y[~mask], s[~mask]).at(choice.threshold).metrics_dict()
+        rp = call_point(y[~mask & read], calls[~mask & read])
+        held = {"n": int((~mask).sum()), "model": at,
+                "reader": {"sensitivity": rp["sensitivity"], "specificity": rp["specificity"]}}
+    return ReaderChoice(choice.threshold, chooser, reason, point, _clean(held), mask)
+
+
+# ----------------------------------------------------------------------------- expected disagreement
+
+
+def expected_error_rate(bundle: Any) -> tuple[float | None, str]:
+    """1 - accuracy at the threshold in force: from the site profile's held-out figures, else the
+    bundle's validation scores at that threshold. (None, why) when neither is known."""
+    from core.trust.profile import ProfileError, active_threshold, load_profile
+
+    threshold, _ = active_threshold(bundle)
+    try:
+        profile = load_profile(bundle)
+    except ProfileError:
+        profile = None
+    figures = (profile.figures or {}) if profile is not None else {}
+    for key in ("holdout", "validation"):
+        acc = ((figures.get(key) or {}).get("at_threshold") or {}).get("accuracy")
+        if acc and acc[0] is not None:
+            return 1.0 - float(acc[0]), f"(site profile, {key} figures at {threshold:.3f})"
+    if bundle.has_scores("val"):
+        y, sc, _ = bundle.scores("val")
+        acc = OperatingCurve(y, sc).at(threshold).accuracy[0]
+        return 1.0 - float(acc), f"(model validation figures at {threshold:.3f})"
+    return None, "no validation figures"
+
+
+def feedback_status(bundle: Any, window: int = 50, log: Any = None) -> dict[str, Any]:
+    """The disagreement watch for ``bundle``'s feedback (same model sha256) against its expected error rate."""
+    from core.trust.feedback import disagreement_watch, read_feedback
+
+    sha = str(bundle.sha256) if bundle is not None else None
+    records = [r for r in read_feedback(log) if sha is None or r.get("model_sha256") in (sha, None)]
+    expected, source = expected_error_rate(bundle) if bundle is not None else (None, "")
+    return disagreement_watch(records, expected, window=window, source=source)

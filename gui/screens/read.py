@@ -1,0 +1,292 @@
+"""Read: a reader-study session on a labelled set, model output hidden (core.site.reading_session).
+
+The reader types their name and picks a set (a site folder or CSV, or a dataset's val/ or test/
+folder), then reads each case in the session's seeded order with the Review viewer's tools: a call
+(N NORMAL, P PNEUMONIA) and a rating (keys 1-5), or X "cannot read". Seconds per case are timed from
+when the image is on screen. Core saves the session after every answer; starting again with the same
+name, set and seed resumes it. With "aided phase" the set is read a second time with the model's
+score and heat map shown, and changed calls are recorded.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.cases import open_case
+from core.errors import PneumoscopeError
+from gui.widgets.common import MessageBanner
+from gui.widgets.viewer import ImageView, view_buttons
+from gui.workers.runner import Worker, WorkerRunner, user_message
+
+RATINGS = {1: "definitely normal", 2: "probably normal", 3: "unsure", 4: "probably pneumonia",
+           5: "definitely pneumonia"}
+
+
+class ReadWidget(QWidget):
+    def __init__(self, state: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.session: Any = None
+        self.io = WorkerRunner(1, self)
+        self.model = WorkerRunner(1, self)
+        self.call: str | None = None
+        self.rating: int | None = None
+        self._shown_at: float | None = None
+        self._gen = 0
+        self._build()
+
+    def _build(self) -> None:
+        outer = QVBoxLayout(self)
+        form = QHBoxLayout()
+        form.addWidget(QLabel("Reader"))
+        self.reader_edit = QLineEdit()
+        self.reader_edit.setPlaceholderText("your name or initials")
+        form.addWidget(self.reader_edit)
+        form.addWidget(QLabel("Set"))
+        self.set_edit = QLineEdit()
+        self.set_edit.setPlaceholderText("site folder (NORMAL/ PNEUMONIA/), its CSV, or a dataset's val/ or test/ folder")
+        form.addWidget(self.set_edit, 2)
+        browse = QPushButton("Folder...")
+        browse.clicked.connect(self._browse)
+        form.addWidget(browse)
+        form.addWidget(QLabel("Seed"))
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 999999)
+        form.addWidget(self.seed)
+        self.aided = QCheckBox("Aided phase after")
+        self.aided.setToolTip("After the unaided reading, read the set again with the model's score and heat map")
+        form.addWidget(self.aided)
+        self.start_btn = QPushButton("Start / resume")
+        self.start_btn.clicked.connect(self.start)
+        form.addWidget(self.start_btn)
+        self.export_btn = QPushButton("Export readings...")
+        self.export_btn.clicked.connect(self._export)
+        form.addWidget(self.export_btn)
+        outer.addLayout(form)
+        self.banner = MessageBanner("error")
+        self.info = MessageBanner("info")
+        outer.addWidget(self.banner)
+        outer.addWidget(self.info)
+
+        body = QHBoxLayout()
+        left = QVBoxLayout()
+        tools = QHBoxLayout()
+        self.view = ImageView()
+        self.view.set_placeholder("Enter your name, choose a labelled set and press Start.\n"
+                                  "The model's output stays hidden while you read.")
+        for b in view_buttons(self.view):
+            tools.addWidget(b)
+        self.invert_btn = b
+        tools.addStretch(1)
+        left.addLayout(tools)
+        left.addWidget(self.view, 1)
+        body.addLayout(left, 1)
+
+        panel = QVBoxLayout()
+        self.progress = QLabel("No session")
+        self.progress.setObjectName("readProgress")
+        panel.addWidget(self.progress)
+        panel.addWidget(QLabel("<b>Call</b>"))
+        self.call_btns: dict[str, QPushButton] = {}
+        for call, key in (("NORMAL", "N"), ("PNEUMONIA", "P")):
+            b = QPushButton(f"{call} ({key})")
+            b.setCheckable(True)
+            b.clicked.connect(lambda _c=False, c=call: self.set_call(c))
+            self.call_btns[call] = b
+            panel.addWidget(b)
+        panel.addWidget(QLabel("<b>Rating</b> (keys 1-5)"))
+        grid = QGridLayout()
+        self.rating_btns: dict[int, QPushButton] = {}
+        for i, (value, text) in enumerate(RATINGS.items()):
+            b = QPushButton(f"{value}  {text}")
+            b.setCheckable(True)
+            b.clicked.connect(lambda _c=False, v=value: self.set_rating(v))
+            self.rating_btns[value] = b
+            grid.addWidget(b, i, 0)
+        panel.addLayout(grid)
+        self.cannot_btn = QPushButton("Cannot read (X)")
+        self.cannot_btn.clicked.connect(self.cannot_read)
+        panel.addWidget(self.cannot_btn)
+        self.aid_label = QLabel("")
+        self.aid_label.setWordWrap(True)
+        panel.addWidget(self.aid_label)
+        self.hint = QLabel("Give a call and a rating: the next case comes at once. Answers are saved as you go.")
+        self.hint.setWordWrap(True)
+        panel.addWidget(self.hint)
+        panel.addStretch(1)
+        side = QWidget()
+        side.setLayout(panel)
+        side.setFixedWidth(260)
+        side.setStyleSheet("QPushButton:checked { background: #1f5fa8; color: white; font-weight: bold; }")
+        body.addWidget(side)
+        outer.addLayout(body, 1)
+
+        keys = [("N", lambda: self.set_call("NORMAL")), ("P", lambda: self.set_call("PNEUMONIA")),
+                ("X", self.cannot_read), ("F", lambda: self.view.fit()), ("R", lambda: self.view.reset_view()),
+                ("I", lambda: self.invert_btn.toggle())]
+        keys += [(str(v), lambda v=v: self.set_rating(v)) for v in RATINGS]
+        for key, slot in keys:
+            sc = QShortcut(QKeySequence(key), self)
+            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            sc.activated.connect(slot)
+        self._enable(False)
+
+    # --- session ---------------------------------------------------------------------
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Labelled set to read")
+        if folder:
+            self.set_edit.setText(folder)
+
+    def start(self) -> bool:
+        from core.site.reading_session import ReadingSession
+
+        self.banner.hide()
+        try:
+            self.session = ReadingSession(self.set_edit.text().strip(), self.reader_edit.text(),
+                                          seed=self.seed.value(), aided=self.aided.isChecked())
+        except PneumoscopeError as exc:
+            self.banner.show_message(str(exc))
+            return False
+        done, total = self.session.position()
+        self.info.show_message(f"Session for {self.session.reader}: {done} of {total} cases already read; "
+                               f"saved to {self.session.path}.")
+        self.view.setFocus()  # the keys (N, P, 1-5, X) go to the reading, not to the name field
+        self._next()
+        return True
+
+    def _enable(self, on: bool) -> None:
+        for b in [*self.call_btns.values(), *self.rating_btns.values(), self.cannot_btn]:
+            b.setEnabled(on)
+
+    def _next(self) -> None:
+        self.call, self.rating = None, None
+        for b in [*self.call_btns.values(), *self.rating_btns.values()]:
+            b.setChecked(False)
+        self.aid_label.setText("")
+        case = self.session.current() if self.session else None
+        if case is None:
+            self._enable(False)
+            self.view.clear()
+            self.view.set_placeholder("Session complete: thank you. Export the readings, or run\n"
+                                      "pneumoscope-cli readers report READINGS --set SET")
+            self.progress.setText("Session complete")
+            return
+        done, total = self.session.position()
+        phase = self.session.phase
+        self.progress.setText(f"<b>Case {done + 1} of {total}</b>" + (" - aided phase" if phase == "aided" else ""))
+        self._gen += 1
+        gen = self._gen
+        worker = Worker(open_case, case.path)
+        worker.signals.finished.connect(lambda xray, g=gen: self._shown(g, xray))
+        worker.signals.failed.connect(lambda exc, g=gen: self._failed(g, exc))
+        self._enable(False)
+        self.io.start(worker)
+
+    def _shown(self, gen: int, xray: Any) -> None:
+        if gen != self._gen:
+            return
+        self.view.set_pixels(xray.pixels)
+        self._shown_at = time.monotonic()
+        self._enable(True)
+        if self.session.phase == "aided":
+            self._show_aid(xray)
+
+    def _failed(self, gen: int, exc: BaseException) -> None:
+        if gen != self._gen:
+            return
+        self.view.clear()
+        self.view.set_placeholder("This file could not be shown: answer 'Cannot read' (X).")
+        self.banner.show_message(user_message(exc))
+        self._shown_at = time.monotonic()
+        self.cannot_btn.setEnabled(True)
+
+    def _show_aid(self, xray: Any) -> None:
+        case = self.session.current()
+        before = self.session.previous_call(case)
+        bundle = self.state.bundle
+        if bundle is None:
+            self.aid_label.setText(f"Your unaided call: {before}. No model loaded, so no aid to show.")
+            return
+        from gui.screens.review import score_and_colour
+
+        self.aid_label.setText(f"Your unaided call: {before}. Scoring...")
+        gen = self._gen
+        worker = Worker(score_and_colour, bundle, xray, float(self.state.threshold), self.state.threshold_source)
+        worker.signals.finished.connect(lambda res, g=gen, b=before: self._aid_ready(g, res, b))
+        self.model.start(worker)
+
+    def _aid_ready(self, gen: int, result: Any, before: str | None) -> None:
+        if gen != self._gen:
+            return
+        from core.cases import describe_case
+
+        case, rgba = result
+        self.aid_label.setText(f"Your unaided call: {before}.\nModel: {describe_case(case)}")
+        if rgba is not None and case.applicable:
+            self.view.set_overlay(rgba)
+            self.view.set_overlay_visible(True)
+
+    # --- answering -------------------------------------------------------------------
+    def set_call(self, call: str) -> None:
+        if not self.cannot_btn.isEnabled():
+            return
+        self.call = call
+        for c, b in self.call_btns.items():
+            b.setChecked(c == call)
+        self._maybe_answer()
+
+    def set_rating(self, value: int) -> None:
+        if not self.cannot_btn.isEnabled():
+            return
+        self.rating = value
+        for v, b in self.rating_btns.items():
+            b.setChecked(v == value)
+        self._maybe_answer()
+
+    def cannot_read(self) -> None:
+        if self.session is not None and self.cannot_btn.isEnabled():
+            self._answer("CANNOT_READ", None)
+
+    def _maybe_answer(self) -> None:
+        if self.call is not None and self.rating is not None:
+            self._answer(self.call, self.rating)
+
+    def _answer(self, call: str, rating: int | None) -> None:
+        seconds = time.monotonic() - self._shown_at if self._shown_at is not None else None
+        try:
+            self.session.answer(call, rating, seconds)
+        except PneumoscopeError as exc:
+            self.banner.show_message(f"Not saved: {exc}")
+            return
+        self._next()
+
+    def _export(self) -> None:
+        if self.session is None:
+            self.banner.show_message("Start a session first.")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export readings", "readings.csv", "CSV (*.csv)")
+        if path:
+            self.session.export(path)
+            self.info.show_message(f"Readings written to {path}")
+
+    def shutdown(self) -> None:
+        for runner in (self.io, self.model):
+            runner.cancel_all()
+        for runner in (self.io, self.model):
+            runner.wait(30000)

@@ -1,0 +1,181 @@
+"""Readings file, reader-study session (killed with SIGKILL and resumed), case feedback and the CLI.
+
+The site set is a few of the shared test images copied to tmp; the readings are SIMULATED (seeded
+noise around the true label), test input only, not real readers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.site.reading_session import ReadingSession
+from core.site.readings import Reading, ReadingsError, match_readings, read_readings, write_readings
+from core.site.sets import read_site_set
+from core.trust.feedback import (
+    disagreement_watch,
+    export_site_csv,
+    make_record,
+    read_feedback,
+    record_feedback,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def site_dir(tmp_path_factory, chest_xray_dir) -> Path:
+    root = tmp_path_factory.mktemp("site")
+    for cls in ("NORMAL", "PNEUMONIA"):
+        (root / cls).mkdir()
+        for f in sorted((chest_xray_dir / "test" / cls).iterdir())[:8]:
+            shutil.copy(f, root / cls / f.name)
+    return root
+
+
+def simulated_readings(names: list[str], labels: np.ndarray, seed: int = 1) -> list[Reading]:
+    """SIMULATED readers: ratings = 3 + skill * (label - 0.5) * 2 + noise (not real people)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for reader, skill in (("sim_A", 1.8), ("sim_B", 1.0)):
+        for n, y in zip(names, labels, strict=True):
+            r = int(np.clip(np.round(3 + skill * (y - 0.5) * 2 + rng.normal(0, 1)), 1, 5))
+            out.append(Reading(n, reader, "PNEUMONIA" if r >= 3 else "NORMAL", r, 5.0))
+    return out
+
+
+def test_readings_file_errors_are_plain(tmp_path, site_dir) -> None:
+    site = read_site_set(site_dir)
+    good = tmp_path / "r.csv"
+    write_readings(simulated_readings(site.names, site.labels), good)
+    assert len(read_readings(good)) == 2 * len(site)
+    lines = good.read_text().splitlines()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join([lines[0], lines[1].replace(",5.0,", ",5.0,").rsplit(",", 3)[0] + ",7,,"]) + "\n")
+    with pytest.raises(ReadingsError, match="outside 1-5"):
+        read_readings(bad)
+    dup = tmp_path / "dup.csv"
+    dup.write_text("\n".join([lines[0], lines[1], lines[1]]) + "\n")
+    with pytest.raises(ReadingsError, match="twice"):
+        read_readings(dup)
+    unknown = [Reading("NORMAL/nope.jpeg", "x", "NORMAL", 1)]
+    with pytest.raises(ReadingsError, match="not in the set"):
+        match_readings(unknown, site.names, site.labels)
+    one = [Reading(n, "x", "NORMAL", 1) for n, y in zip(site.names, site.labels, strict=True) if y == 0]
+    with pytest.raises(ReadingsError, match="only NORMAL"):
+        match_readings(one, site.names, site.labels)
+
+
+_CHILD = """
+import sys, time
+from core.site.reading_session import ReadingSession
+s = ReadingSession(sys.argv[1], "dr_kill", seed=5, folder=sys.argv[2])
+while s.current() is not None:
+    s.answer("PNEUMONIA", 4, 1.0)
+    print(s.position()[0], flush=True)
+    time.sleep(0.05)
+"""
+
+
+def test_session_survives_sigkill_and_resumes_in_order(tmp_path, site_dir) -> None:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(site_dir), str(tmp_path)], stdout=subprocess.PIPE,
+                             text=True, env=env)
+    seen = 0
+    assert child.stdout is not None
+    while seen < 5:
+        seen = int(child.stdout.readline())
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(10)
+    assert child.returncode == -signal.SIGKILL
+    s = ReadingSession(site_dir, "dr_kill", seed=5, folder=tmp_path)
+    done, total = s.position()
+    assert seen <= done < total  # nothing answered is lost, and the kill came before the end
+    answered = [r.file for r in s.readings]
+    assert answered == [s.site.names[i] for i in s.order[:done]]  # same seeded order on resume
+    again = ReadingSession(site_dir, "dr_kill", seed=6, folder=tmp_path / "other")
+    assert again.order != s.order
+
+
+def test_aided_phase_records_changed_calls(tmp_path, site_dir) -> None:
+    from core.site.readings import changed_calls
+
+    s = ReadingSession(site_dir, "dr_aid", seed=1, aided=True, folder=tmp_path)
+    while s.phase == "unaided":
+        s.answer("NORMAL", 2, 3.0)
+    assert s.phase == "aided"
+    first = s.current()
+    assert first is not None and s.previous_call(first) == "NORMAL"
+    s.answer("PNEUMONIA", 4, 2.0)
+    while s.current() is not None:
+        s.answer("NORMAL", 2)
+    assert s.phase is None
+    assert changed_calls(s.readings, "dr_aid") == [(first.name, "NORMAL", "PNEUMONIA")]
+
+
+def test_feedback_log_watch_and_export_to_site_csv(tmp_path, site_dir) -> None:
+    site = read_site_set(site_dir)
+    log = tmp_path / "fb.jsonl"
+    for i, c in enumerate(site.cases):
+        call = "PNEUMONIA" if i % 3 else "NORMAL"
+        truth = "PNEUMONIA" if c.label else "NORMAL"
+        record_feedback(make_record(file=c.path, verdict="agree" if call == truth else "disagree", call=call,
+                                    score=0.7, threshold=0.56, model_sha256="ab" * 32, user="tester"), log)
+    with open(log, "ab") as fh:
+        fh.write(b'{"torn')  # a torn last line is skipped
+    recs = read_feedback(log)
+    assert len(recs) == len(site) and recs[0]["user"] == "tester"
+    assert set(recs[0]) >= {"time", "file", "verdict", "true_label", "model_sha256", "threshold", "score", "call"}
+    out, n, left = export_site_csv(tmp_path / "exp" / "site.csv", log)
+    back = read_site_set(out)
+    assert n == len(site) and left == 0 and not back.unreadable
+    assert sorted(back.labels.tolist()) == sorted(site.labels.tolist())
+    k = sum(r["verdict"] == "disagree" for r in recs)
+    calm = disagreement_watch(recs, expected=0.6, window=len(recs))
+    loud = disagreement_watch(recs, expected=0.05, window=len(recs))
+    assert calm["disagree"] == k and not calm["warn"]
+    assert loud["warn"] and "STOP" in loud["text"]
+    with pytest.raises(Exception, match="contradicts"):
+        make_record(file="x", verdict="agree", call="NORMAL", true_label="PNEUMONIA", score=0.1, threshold=0.5,
+                    model_sha256=None)
+
+
+def test_cli_readers_report_json_and_feedback_export_calibrates(tmp_path, site_dir, capsys) -> None:
+    from core.cli import main
+
+    site = read_site_set(site_dir)
+    readings = tmp_path / "readings.csv"
+    write_readings(simulated_readings(site.names, site.labels), readings)
+    pdf = tmp_path / "r.pdf"
+    t0 = time.time()
+    assert main(["readers", "report", str(readings), "--set", str(site_dir), "--json", "--report", str(pdf)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data["readers"]) == {"sim_A", "sim_B"}
+    a = data["readers"]["sim_A"]
+    assert a["n"] == len(site) and len(a["sensitivity"]) == 3 and a["sensitivity"][1] <= a["sensitivity"][0]
+    assert a["auc"] is not None and a["kappa_vs_model"] is not None
+    assert data["model"]["n"] == len(site) and data["pooled"]["readers"] == 2
+    assert pdf.read_bytes()[:4] == b"%PDF"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("file,reader,call,rating\nNORMAL/ghost.jpeg,x,NORMAL,2\n")
+    assert main(["readers", "report", str(bad), "--set", str(site_dir), "--json"]) == 1
+    assert "not in the set" in capsys.readouterr().err
+    log = tmp_path / "fb.jsonl"
+    for c in site.cases:
+        record_feedback(make_record(file=c.path, verdict="disagree", call="NORMAL" if c.label else "PNEUMONIA",
+                                    score=0.5, threshold=0.5, model_sha256=None), log)
+    out = tmp_path / "site.csv"
+    assert main(["feedback", "export", "--out", str(out), "--log", str(log)]) == 0
+    capsys.readouterr()
+    assert main(["site", "calibrate", "default", str(out), "--out", str(tmp_path / "p.json"), "--quiet"]) == 0
+    assert "Honest estimate" in capsys.readouterr().out
+    assert time.time() - t0 < 120
