@@ -20,8 +20,10 @@ def application() -> QApplication:
         app = QApplication(sys.argv[:1])
         app.setApplicationName("Pneumoscope")
         app.setOrganizationName("Pneumoscope")
+    from gui.pyside_guard import install
     from gui.resources import read_text, resource_path
 
+    install()  # PySide6 6.12 on Python 3.11 would abort the app after ~40,000 signals
     app.setStyleSheet(read_text("style.qss"))
     icon = resource_path("icon.png")
     if icon.is_file():

@@ -13,8 +13,10 @@ from typing import Any, TextIO
 DESCRIPTION = """\
 Run Pneumoscope as a DICOM node: listen for chest X-rays sent by C-STORE (from a PACS or a
 modality), store each one in the inbox before acknowledging it, score it with the model, and,
-with --send-to, send a Secondary Capture (heat map, score and threshold burned in) and a
-Comprehensive SR back. Accepted: CR, DX (for presentation and for processing), and Secondary
+with --send-to (DICOM C-STORE) and/or --send-to-web (DICOMweb STOW-RS), send the results back:
+a TID 1500 Measurement Report SR (the call, the score, the threshold and its source, what the
+out-of-distribution gate said) and the Grad-CAM heat map as a Parametric Map (--heat-map sc for a
+burned-in Secondary Capture, --sr legacy for the old free-form SR). Accepted: CR, DX (for presentation and for processing), and Secondary
 Capture with Modality CR or DX. Anything acknowledged but not yet scored when the node stops
 or crashes is scored at the next start. Ctrl-C stops it.
 
@@ -90,6 +92,12 @@ def _settings(args: argparse.Namespace) -> Any:
         settings.send_secondary_capture = False
     if args.no_sr:
         settings.send_sr = False
+    if args.send_to_web is not None:
+        settings.web_destination = args.send_to_web
+    if args.sr:
+        settings.sr_style = args.sr
+    if args.heat_map:
+        settings.heat_map = args.heat_map
     settings.enabled = True
     return settings.validated()
 
@@ -110,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     print("loading the model...", file=out, flush=True)
     bundle = open_bundle(args.bundle)
     _ = bundle.model  # load now: fail before listening, not on the first instance
-    sending = bool(settings.destination_parsed())
+    sending = bool(settings.destination_parsed()) or bool(settings.web_destination)
     node = Node(settings, BundleScorer(bundle, want_heatmap=sending and settings.send_secondary_capture))
     printer = _Printer(node, out, args.quiet)
     node.on_event = printer.event
@@ -121,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"Pneumoscope DICOM node {settings.ae_title} listening on {host}:{port} "
         f"(callers: {', '.join(settings.allowed_callers) or 'any AE title'}); inbox {node.inbox_folder()}; "
-        f"results {'to ' + str(dest) if dest else 'kept local (no --send-to)'}; "
+        f"results {'to ' + str(dest) if dest else 'kept local (no --send-to)'}"
+        f"{'; by STOW-RS to ' + settings.web_destination if settings.web_destination else ''}; "
         f"model {bundle.name} sha256 {bundle.sha256[:12]}",
         file=out,
         flush=True,
@@ -164,7 +173,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--send-to", metavar="HOST:PORT:AET", help="send SC and SR results to this DICOM peer")
     p.add_argument("--inbox", metavar="DIR", help="inbox folder (default: in the user data folder)")
     p.add_argument("--max-mb", type=float, help="refuse instances larger than this (default 150 MB)")
-    p.add_argument("--no-sc", action="store_true", help="do not send the Secondary Capture")
+    p.add_argument("--send-to-web", metavar="URL",
+                   help="also (or only) send the results by DICOMweb STOW-RS to this root, e.g. http://pacs:8042/dicom-web")
+    p.add_argument("--sr", choices=("tid1500", "legacy"),
+                   help="SR kind: tid1500 = TID 1500 Measurement Report (default), legacy = free-form Comprehensive SR")
+    p.add_argument("--heat-map", choices=("pm", "sc", "both"),
+                   help="heat map object: pm = Parametric Map (default), sc = burned-in Secondary Capture, both")
+    p.add_argument("--no-sc", action="store_true", help="do not send a heat map object (Parametric Map or SC)")
     p.add_argument("--no-sr", action="store_true", help="do not send the structured report")
     p.add_argument("--bundle", default="default", help="model bundle folder ('default' = the active model)")
     p.add_argument("--save", action="store_true", help="save these options as the node settings")

@@ -89,6 +89,10 @@ class NodeSettings:
     max_instance_mb: float = DEFAULT_MAX_INSTANCE_MB
     send_secondary_capture: bool = True
     send_sr: bool = True
+    sr_style: str = "tid1500"  # tid1500 (Measurement Report) or legacy (free-form Comprehensive SR)
+    heat_map: str = "pm"  # pm (Parametric Map), sc (burned-in Secondary Capture) or both
+    web_destination: str = ""  # DICOMweb base URL for STOW-RS, empty = none
+    results_run: str = ""  # label that keeps result series of different runs apart
 
     def inbox_path(self) -> Path:
         return Path(self.inbox).expanduser() if self.inbox else default_inbox()
@@ -108,6 +112,12 @@ class NodeSettings:
         if not str(self.bind_host).strip():
             raise NodeConfigError("the bind address is empty (use 127.0.0.1, or 0.0.0.0 for every interface)")
         self.destination_parsed()
+        if self.sr_style not in ("tid1500", "legacy"):
+            raise NodeConfigError(f"SR style {self.sr_style!r} is not tid1500 or legacy")
+        if self.heat_map not in ("pm", "sc", "both"):
+            raise NodeConfigError(f"heat map {self.heat_map!r} is not pm, sc or both")
+        if self.web_destination and not re.match(r"^https?://", self.web_destination.strip()):
+            raise NodeConfigError(f"DICOMweb address {self.web_destination!r} is not an http(s):// URL")
         if not self.max_instance_mb > 0:
             raise NodeConfigError(f"the size limit must be above 0 MB, not {self.max_instance_mb}")
         return self

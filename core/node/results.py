@@ -28,6 +28,7 @@ from core import __version__
 MANUFACTURER = "Pneumoscope"
 SC_SERIES_NUMBER = 9901
 SR_SERIES_NUMBER = 9902
+PM_SERIES_NUMBER = 9903
 RESEARCH_ONLY = "RESEARCH USE ONLY - NOT FOR DIAGNOSTIC USE"
 _SCHEME = "99PNEUMO"  # local coding scheme (PS3.16: designators starting with 99 are private)
 
@@ -36,6 +37,13 @@ def _uid(*parts: str) -> str:
     from pydicom.uid import generate_uid
 
     return str(generate_uid(entropy_srcs=[str(p) for p in parts]))
+
+
+def series_uid(ref: Any, model_sha256: str, kind: str, run: str = "") -> str:
+    """One series per result kind per model run and study: derived from the model SHA-256, the
+    Study Instance UID, the kind (sc, pm, sr) and the run label, so every image of a study
+    scored by the same model lands in the same series (and a resend in the same place)."""
+    return _uid(model_sha256, ref.StudyInstanceUID, kind, run, "series")
 
 
 def call_text(case: Any) -> str:
@@ -49,10 +57,13 @@ def call_text(case: Any) -> str:
 
 
 def ood_text(case: Any) -> str:
+    """What the out-of-distribution gate computed: "within" only when it ran and passed."""
     distance = getattr(case, "ood_distance", None)
     dist = f" (distance {float(distance):.1f})" if distance is not None else ""
     if getattr(case, "ood_flag", False):
         return f"OUT OF DISTRIBUTION{dist}: unlike the training images"
+    if distance is None:
+        return "not run (no out-of-distribution gate in the model bundle, or it could not run)"
     return f"within the training distribution{dist}"
 
 
@@ -158,10 +169,14 @@ def _tidy_copied(ds: Any, ref: Any) -> None:
         ds.Laterality = None
 
 
-def build_secondary_capture(source: Path, case: Any, model_sha256: str, ref: Any | None = None) -> Any:
+def build_secondary_capture(
+    source: Path, case: Any, model_sha256: str, ref: Any | None = None, run: str = "", compress: bool = True
+) -> Any:
+    """RGB SC, JPEG baseline (quality 90, YBR_FULL_422) by default: a picture for the eye, the
+    numbers are in the SR and the Parametric Map; ``compress=False`` keeps it uncompressed."""
     import highdicom as hd
     from pydicom.dataset import Dataset
-    from pydicom.uid import ExplicitVRLittleEndian
+    from pydicom.uid import ExplicitVRLittleEndian, JPEGBaseline8Bit
 
     ref = ref if ref is not None else read_source(source)
     pixels = render_overlay(source, case, model_sha256)
@@ -169,18 +184,18 @@ def build_secondary_capture(source: Path, case: Any, model_sha256: str, ref: Any
     sc = hd.sc.SCImage.from_ref_dataset(
         ref_dataset=ref,
         pixel_array=pixels,
-        photometric_interpretation="RGB",
+        photometric_interpretation="YBR_FULL_422" if compress else "RGB",
         bits_allocated=8,
         coordinate_system="PATIENT",
-        series_instance_uid=_uid(ref.SOPInstanceUID, model_sha256, "sc-series"),
+        series_instance_uid=series_uid(ref, model_sha256, "sc", run),
         series_number=SC_SERIES_NUMBER,
-        sop_instance_uid=_uid(ref.SOPInstanceUID, model_sha256, "sc"),
-        instance_number=1,
+        sop_instance_uid=_uid(ref.SOPInstanceUID, model_sha256, "sc", run),
+        instance_number=_instance_number(ref),
         manufacturer=MANUFACTURER,
         # highdicom wants an orientation for the PATIENT coordinate system; the source's is
         # copied below, or left empty (type 2: unknown) rather than guessed.
         patient_orientation=("L", "F"),
-        transfer_syntax_uid=ExplicitVRLittleEndian,
+        transfer_syntax_uid=JPEGBaseline8Bit if compress else ExplicitVRLittleEndian,
     )
     sc.PatientOrientation = list(orientation) if orientation and len(orientation) == 2 else None
     _tidy_copied(sc, ref)
@@ -203,7 +218,17 @@ def _code(value: str, meaning: str) -> Any:
     return Code(value, _SCHEME, meaning)
 
 
-def build_sr(source: Path, case: Any, model_sha256: str, sc: Any | None = None, ref: Any | None = None) -> Any:
+def _instance_number(ref: Any) -> int:
+    try:
+        return max(1, int(ref.get("InstanceNumber") or 1))
+    except (TypeError, ValueError):
+        return 1
+
+
+def build_sr(
+    source: Path, case: Any, model_sha256: str, sc: Any | None = None, ref: Any | None = None, run: str = ""
+) -> Any:
+    """The free-form Comprehensive SR (``sr_style="legacy"``)."""
     import highdicom as hd
     from pydicom.sr.coding import Code
 
@@ -245,10 +270,10 @@ def build_sr(source: Path, case: Any, model_sha256: str, sc: Any | None = None, 
     sr = hd.sr.ComprehensiveSR(
         evidence=evidence,
         content=root,
-        series_instance_uid=_uid(ref.SOPInstanceUID, model_sha256, "sr-series"),
+        series_instance_uid=series_uid(ref, model_sha256, "sr-legacy", run),
         series_number=SR_SERIES_NUMBER,
-        sop_instance_uid=_uid(ref.SOPInstanceUID, model_sha256, "sr"),
-        instance_number=1,
+        sop_instance_uid=_uid(ref.SOPInstanceUID, model_sha256, "sr", run),
+        instance_number=_instance_number(ref),
         manufacturer=MANUFACTURER,
         is_complete=True,
     )
@@ -257,16 +282,54 @@ def build_sr(source: Path, case: Any, model_sha256: str, sc: Any | None = None, 
     return sr
 
 
+SR_STYLES = ("tid1500", "legacy")
+HEAT_MAPS = ("pm", "sc", "both")
+
+
 def build_results(
-    source: Path, case: Any, model_sha256: str, with_sc: bool = True, with_sr: bool = True
+    source: Path,
+    case: Any,
+    model_sha256: str,
+    with_sc: bool = True,
+    with_sr: bool = True,
+    *,
+    sr_style: str = "tid1500",
+    heat_map: str = "pm",
+    run: str = "",
+    compress_sc: bool = True,
 ) -> list[Any]:
-    """The result objects for one scored case, SC first (the SR references it)."""
+    """The result objects for one scored case, heat map object(s) first (the SR references them).
+
+    ``with_sc`` says whether a heat map object is sent at all; ``heat_map`` which: ``pm``
+    (Parametric Map, float Grad-CAM), ``sc`` (the burned-in Secondary Capture) or ``both``.
+    ``sr_style``: ``tid1500`` (Measurement Report) or ``legacy`` (free-form Comprehensive SR)."""
+    from core.node.pmap import build_parametric_map
+    from core.node.tid1500 import build_tid1500_sr
+
+    if sr_style not in SR_STYLES or heat_map not in HEAT_MAPS:
+        raise ValueError(f"unknown result style {sr_style!r}/{heat_map!r} (SR: {SR_STYLES}, heat map: {HEAT_MAPS})")
     ref = read_source(source)
+    out: list[Any] = []
     with warnings.catch_warnings():
         # Anonymised sources often hold a one-part PatientName; highdicom copies it as it is.
         warnings.filterwarnings("ignore", message=".*intended person name", category=UserWarning)
-        sc = build_secondary_capture(source, case, model_sha256, ref=ref) if with_sc else None
-        out = [sc] if sc is not None else []
-        if with_sr:
-            out.append(build_sr(source, case, model_sha256, sc=sc, ref=ref))
+        sc = pm = None
+        if with_sc and heat_map in ("sc", "both"):
+            sc = build_secondary_capture(source, case, model_sha256, ref=ref, run=run, compress=compress_sc)
+            out.append(sc)
+        if with_sc and heat_map in ("pm", "both") and getattr(case, "heatmap", None) is not None:
+            pm = build_parametric_map(
+                case, ref, model_sha256, series_uid=series_uid(ref, model_sha256, "pm", run),
+                sop_uid=_uid(ref.SOPInstanceUID, model_sha256, "pm", run), series_number=PM_SERIES_NUMBER,
+                instance_number=_instance_number(ref),
+            )
+            out.append(pm)
+        if with_sr and sr_style == "legacy":
+            out.append(build_sr(source, case, model_sha256, sc=sc, ref=ref, run=run))
+        elif with_sr:
+            uid = lambda *parts: _uid(*parts, run)  # noqa: E731 (the run keeps runs apart)
+            out.append(build_tid1500_sr(
+                case, ref, model_sha256, uid, series_uid=series_uid(ref, model_sha256, "sr", run),
+                series_number=SR_SERIES_NUMBER, evidence=[o for o in (sc, pm) if o is not None],
+            ))
     return out

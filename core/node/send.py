@@ -204,6 +204,7 @@ def send_results(
     with_sc: bool = True,
     with_sr: bool = True,
     sender: PeerSender | None = None,
+    web_url: str | None = None,
     **options: Any,
 ) -> list[Path]:
     """Build the results for one scored case, keep copies in ``results_dir``, send them
@@ -215,10 +216,14 @@ def send_results(
     except Exception as exc:
         raise NodeSendError(f"cannot build the result objects: {exc}") from exc
     paths = save_results(datasets, results_dir)
+    if sender is None and destination is None and not web_url:
+        raise NodeSendError("no destination to send the results to")
     if sender is not None:
         sender.send(datasets)
     elif destination is not None:
         send_datasets(datasets, destination, calling_aet)
-    else:
-        raise NodeSendError("no destination to send the results to")
+    if web_url:
+        from core.node.web import stow
+
+        stow(datasets, web_url)
     return paths

@@ -24,19 +24,24 @@ from core.node.worker import ResultSender, Scorer, ScoringWorker
 def default_sender(settings: NodeSettings) -> ResultSender | None:
     """Builds the SC/SR and sends them to ``settings.destination`` (``None`` without one)."""
     dest = settings.destination_parsed()
-    if dest is None or not (settings.send_secondary_capture or settings.send_sr):
+    web = settings.web_destination.strip()
+    if (dest is None and not web) or not (settings.send_secondary_capture or settings.send_sr):
         return None
     from core.node.send import PeerSender, send_results
 
     # One association to the destination, kept open and reused for every result.
-    peer = PeerSender(dest, settings.ae_title)
+    peer = PeerSender(dest, settings.ae_title) if dest is not None else None
     sender = functools.partial(
         send_results,
         sender=peer,
+        web_url=web or None,
         with_sc=settings.send_secondary_capture,
         with_sr=settings.send_sr,
+        sr_style=settings.sr_style,
+        heat_map=settings.heat_map,
+        run=settings.results_run,
     )
-    sender.close = peer.close  # type: ignore[attr-defined]
+    sender.close = peer.close if peer is not None else (lambda: None)  # type: ignore[attr-defined]
     return sender
 
 

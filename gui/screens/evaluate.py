@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 from gui.state import AppState
 from gui.widgets.common import ConfusionMatrixWidget, MessageBanner, fit_table_height
 from gui.widgets.plots import FigureCanvas
-from gui.workers.runner import Worker, WorkerRunner, user_message
+from gui.widgets.task import BackgroundTask
+from gui.workers.runner import Worker
 
 REPORT_ROWS = ("NORMAL", "PNEUMONIA", "macro avg", "weighted avg")
 
@@ -93,9 +94,17 @@ class EvaluateWidget(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self.runner = WorkerRunner(1, self)
         self.result: dict[str, Any] | None = None
         self._build()
+        self.task = BackgroundTask(self, button=self.eval_btn, progress=self.progress, banner=self.banner,
+                                   failure="Evaluation stopped", idle_enabled=lambda: self.model_combo.count() > 0)
+        self.task.finished.connect(self._on_done)
+        self.task.failed.connect(lambda _exc: self._clear_results())
+        # the results are still valid when only the report file could not be written
+        self.exporting = BackgroundTask(self, progress=self.progress, banner=self.banner,
+                                        failure="The report was not written")
+        self.exporting.finished.connect(self._on_exported)
+        self.runner = self.task.runner
         state.bundleChanged.connect(self._on_bundle)
         self._on_bundle(state.bundle)
 
@@ -224,7 +233,7 @@ class EvaluateWidget(QWidget):
 
     def _on_choice(self, *_args: Any) -> None:
         path = self.model_combo.currentData()
-        enabled = self.model_combo.count() > 0 and not self.runner.busy()
+        enabled = self.model_combo.count() > 0 and not self.task.busy()
         self.eval_btn.setEnabled(enabled)
         if self.model_combo.count() == 0:
             self.bundle_label.setText("No model loaded")
@@ -238,7 +247,7 @@ class EvaluateWidget(QWidget):
             self.bundle_label.setText(f"{thr_text} · {path}")
 
     def run_evaluation(self) -> Worker | None:
-        if self.runner.busy() or self.model_combo.count() == 0:
+        if self.task.busy() or self.model_combo.count() == 0:
             return None
         path = self.model_combo.currentData()
         split = self.split_combo.currentData()
@@ -255,32 +264,14 @@ class EvaluateWidget(QWidget):
             return None
         return self._start(bundle, split, data_root, float(self.state.threshold))
 
-    def _start(self, bundle: Any, split: str, data_root: str | None, threshold: float | None) -> Worker:
+    def _start(self, bundle: Any, split: str, data_root: str | None, threshold: float | None) -> Worker | None:
         if split == "test":
             self.info.show_message("Test results are for reporting only: do not change the threshold or the "
                                    "model because of them.")
         else:
             self.info.hide()
-        self.banner.hide()
         self._clear_results()  # the last results are not about this run: never shown (or exported) as if
-        self.progress.show()
-        self.eval_btn.setEnabled(False)
-        worker = Worker(compute_evaluation, bundle, split, data_root, threshold)
-        worker.signals.finished.connect(self._on_done)
-        worker.signals.failed.connect(self._on_failed)
-        self.runner.start(worker)
-        return worker
-
-    def _on_failed(self, exc: BaseException) -> None:
-        self.progress.hide()
-        self.eval_btn.setEnabled(True)
-        self._clear_results()
-        self.banner.show_message(f"Evaluation stopped: {user_message(exc)}")
-
-    def _on_export_failed(self, exc: BaseException) -> None:
-        # The results are still valid; only the file could not be written.
-        self.progress.hide()
-        self.banner.show_message(f"The report was not written: {user_message(exc)}")
+        return self.task.start(compute_evaluation, bundle, split, data_root, threshold)
 
     def _clear_results(self) -> None:
         """Back to the empty screen: no table, matrix, summary or figures, and nothing to export."""
@@ -301,8 +292,6 @@ class EvaluateWidget(QWidget):
         self.canvases = []
 
     def _on_done(self, result: dict[str, Any]) -> None:
-        self.progress.hide()
-        self.eval_btn.setEnabled(True)
         self.export_btn.setEnabled(True)
         self.result = result
         report = result["report"]
@@ -350,17 +339,12 @@ class EvaluateWidget(QWidget):
     def export(self, pdf_path: str) -> Worker | None:
         if self.result is None:
             return None
-        self.progress.show()
-        worker = Worker(export_report, self.result["bundle"], self.result["report"], pdf_path)
-        worker.signals.finished.connect(self._on_exported)
-        worker.signals.failed.connect(self._on_export_failed)
-        self.runner.start(worker)
-        return worker
+        return self.exporting.start(export_report, self.result["bundle"], self.result["report"], pdf_path)
 
     def _on_exported(self, path: str) -> None:
-        self.progress.hide()
         self.info.show_message(f"Report written: {Path(path)}")
         self.exported.emit(path)
 
     def shutdown(self) -> None:
-        self.runner.wait(60000)
+        for task in (self.task, self.exporting):
+            task.runner.wait(60000)

@@ -2,7 +2,8 @@
 
 Loading runs on an I/O worker and inference (score, Grad-CAM, out-of-distribution check)
 on a single-thread model worker, so the window never freezes; a generation counter
-drops results for a case the user has already moved past.
+drops results for a case the user has already moved past. The last few cases shown stay in a
+bounded cache (gui.case_cache) for going back; older ones are opened and scored again.
 """
 
 from __future__ import annotations
@@ -14,12 +15,8 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
-    QLabel,
-    QListWidget,
-    QListWidgetItem,
     QPushButton,
     QSplitter,
     QToolButton,
@@ -29,8 +26,10 @@ from PySide6.QtWidgets import (
 
 from core.cases import decide, list_case_files, open_case
 from core.imaging import chest_warning
+from gui.case_cache import CaseCache, file_key, slim
 from gui.state import AppState
 from gui.widgets.batch_scoring import BatchScoring
+from gui.widgets.case_list import CaseList
 from gui.widgets.case_panel import CasePanel
 from gui.widgets.common import MessageBanner
 from gui.widgets.feedback_bar import FeedbackBar
@@ -66,7 +65,8 @@ class ReviewWidget(QWidget):
         self.case: Any = None
         self.timings: dict[str, float] = {}
         self._ood_text: str | None = None
-        self._session: dict[str, Any] = {}  # case hash or path -> Case scored this session (for drift)
+        self._session: dict[str, Any] = {}  # path -> the slim Case scored this session (for drift)
+        self.cache = CaseCache()  # the last few cases shown, in full
         self._build()
         state.bundleChanged.connect(self._on_bundle)
         state.loadingChanged.connect(self._on_loading)
@@ -119,20 +119,10 @@ class ReviewWidget(QWidget):
         self.batch_scoring.error.connect(self.error_banner.show_message)
 
         split = QSplitter(Qt.Orientation.Horizontal)
-        left = QWidget()
-        lv = QVBoxLayout(left)
-        lv.setContentsMargins(0, 0, 0, 0)
-        lv.addWidget(QLabel("<b>Cases</b>"))
-        self.case_list = QListWidget()
-        self.case_list.setObjectName("caseList")
-        self.case_list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.case_list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.case_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.cases = CaseList()
+        self.case_list, self.case_count = self.cases.list, self.cases.count
         self.case_list.currentRowChanged.connect(self._on_row)
-        lv.addWidget(self.case_list)
-        self.case_count = QLabel("")
-        lv.addWidget(self.case_count)
-        split.addWidget(left)
+        split.addWidget(self.cases)
 
         split.addWidget(self.view)
 
@@ -200,14 +190,7 @@ class ReviewWidget(QWidget):
 
     def set_cases(self, paths: list[str], index: int = 0) -> None:
         self.paths = list(paths)
-        self.case_list.blockSignals(True)
-        self.case_list.clear()
-        for p in self.paths:
-            item = QListWidgetItem(Path(p).name)
-            item.setToolTip(p)
-            self.case_list.addItem(item)
-        self.case_list.blockSignals(False)
-        self.case_count.setText(f"{len(self.paths)} case(s)")
+        self.cases.set_paths(self.paths)
         if self.paths:
             self.case_list.setCurrentRow(index)
 
@@ -230,6 +213,13 @@ class ReviewWidget(QWidget):
         path = self.paths[index]
         self.timings = {"t_request": time.perf_counter()}
         self.feedback.set_case(None)
+        bundle = self.state.bundle
+        cached = self.cache.get(file_key(path, bundle.sha256)) if bundle is not None else None
+        if cached is not None:  # shown a moment ago: no need to open and score it again
+            xray, case, rgba = cached
+            self._on_loaded(gen, xray, infer=False)
+            self._on_inferred(gen, (case, rgba))
+            return
         worker = Worker(open_case, path)
         worker.signals.finished.connect(lambda xray, g=gen: self._on_loaded(g, xray))
         worker.signals.failed.connect(lambda exc, g=gen, p=path: self._on_load_failed(g, p, exc))
@@ -246,13 +236,13 @@ class ReviewWidget(QWidget):
         self.tags.fill(None)
         self.warning_banner.hide()
         self.score_label.setText("No score (file not readable)")
-        self._set_call("none")
+        self.panel.set_call("none")
         message = user_message(exc)
         name = Path(path).name
         self.error_banner.show_message(message if name in message else f"Could not open {name}: {message}")
         self.loadFailed.emit(str(exc))
 
-    def _on_loaded(self, gen: int, xray: Any) -> None:
+    def _on_loaded(self, gen: int, xray: Any, infer: bool = True) -> None:
         if gen != self._gen:
             return
         self.error_banner.hide()
@@ -270,7 +260,8 @@ class ReviewWidget(QWidget):
         self.timings["t_shown"] = time.perf_counter()
         self.state.set_case(xray)
         self.caseShown.emit(xray)
-        self._start_inference(xray)
+        if infer:
+            self._start_inference(xray)
 
     # --- inference -----------------------------------------------------------------
     def _start_inference(self, xray: Any) -> None:
@@ -280,20 +271,16 @@ class ReviewWidget(QWidget):
                 "Model loading: this image is scored as soon as it is ready." if self.state.loading
                 else "No model loaded: image shown without a score."
             )
-            self._set_call("none")
+            self.panel.set_call("none")
             return
         self.score_label.setText("Scoring...")
-        self._set_call("none")
+        self.panel.set_call("none")
         gen = self._gen
-        threshold, source = self._threshold_and_source()
-        worker = Worker(score_and_colour, bundle, xray, threshold, source)
+        worker = Worker(score_and_colour, bundle, xray, float(self.state.threshold), self.state.threshold_source)
         worker.signals.progress.connect(lambda case, g=gen: self._on_score(g, case))
         worker.signals.finished.connect(lambda res, g=gen: self._on_inferred(g, res))
         worker.signals.failed.connect(lambda exc, g=gen: self._on_infer_failed(g, exc))
         self.inference.start(worker)
-
-    def _threshold_and_source(self) -> tuple[float, str]:
-        return float(self.state.threshold), self.state.threshold_source
 
     def _on_score(self, gen: int, case: Any) -> None:
         if gen != self._gen:
@@ -302,7 +289,7 @@ class ReviewWidget(QWidget):
         self.case = case
         self._ood_text = case.ood_warning
         self._population_text = case.population_warning
-        self._session[case.path] = case
+        self._session[case.path] = slim(case)  # drift needs the score, not the pixels
         self._render_drift()
         self.timings["t_scored"] = time.perf_counter()
         self._render_score()
@@ -320,6 +307,9 @@ class ReviewWidget(QWidget):
             rgba = None  # where the model "looked" on a leg or a photo means nothing: no heat map
         self.view.set_overlay(rgba)
         self.view.set_overlay_visible(self.heat_check.isChecked())
+        bundle = self.state.bundle
+        if bundle is not None and case.xray is not None:
+            self.cache.put(file_key(case.path, bundle.sha256), case.xray, case, rgba)
         self.timings["t_heatmap"] = time.perf_counter()
         self.timings["model_s"] = case.t_total
         self.timings["score_s"] = case.t_score
@@ -330,7 +320,7 @@ class ReviewWidget(QWidget):
             return
         if self.score is None:
             self.score_label.setText("No score")
-            self._set_call("none")
+            self.panel.set_call("none")
         self.error_banner.show_message(f"The model could not process this image: {user_message(exc)}")
 
     def _render_score(self) -> None:
@@ -340,9 +330,6 @@ class ReviewWidget(QWidget):
             return
         decide(case, t)  # core's rule: no call when the gate or the view check fired
         self.panel.show_case(case, t, doubt=bool(getattr(self, "_population_text", None)))
-
-    def _set_call(self, call: str) -> None:
-        self.panel.set_call(call)
 
     def _render_warnings(self) -> None:
         texts = [t for t in (getattr(self, "_chest_text", None), self._ood_text,
@@ -381,6 +368,7 @@ class ReviewWidget(QWidget):
 
     def _on_bundle(self, bundle: Any) -> None:
         self._session.clear()  # drift is judged per model
+        self.cache.clear()
         self._render_drift()
         self._show_model()
         if bundle is not None and self.state.case is not None:

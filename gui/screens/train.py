@@ -28,8 +28,9 @@ from gui.widgets.common import MessageBanner
 from gui.widgets.dataset_overview import DatasetOverview, scan_with_samples
 from gui.widgets.model_list import ModelList
 from gui.widgets.plots import HistoryPlot
+from gui.widgets.task import BackgroundTask
 from gui.widgets.train_form import FIELDS, TrainForm
-from gui.workers.runner import Worker, WorkerRunner, throttled, user_message
+from gui.workers.runner import Worker, throttled
 
 PROGRESS_INTERVAL_S = 0.1  # 10 progress updates a second are enough for a bar and an ETA
 
@@ -81,13 +82,20 @@ class TrainWidget(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self.runner = WorkerRunner(1, self)
-        self.scanner = WorkerRunner(1, self)
-        self.worker: Worker | None = None
         self.dataset: Any = None
         self._last_epoch = 0
         self._t0 = 0.0
         self._build()
+        self.training = BackgroundTask(self, button=self.train_btn, cancel=self.cancel_btn, banner=self.banner,
+                                       failure="Training stopped", hide_when_idle=False)
+        self.training.progressed.connect(self._on_progress)
+        self.training.finished.connect(self._on_finished)
+        self.training.failed.connect(self._on_failed)
+        self.training.cancelRequested.connect(lambda: self.progress_label.setText("Stopping after the current batch..."))
+        self.scanning = BackgroundTask(self, banner=self.banner, failure="Dataset not usable")
+        self.scanning.finished.connect(self._on_scanned)
+        self.scanning.failed.connect(lambda _exc: self._clear_dataset_view())
+        self.runner, self.scanner = self.training.runner, self.scanning.runner
         self.refresh_models()
         state.bundleChanged.connect(lambda _b: self.refresh_models())
 
@@ -133,7 +141,6 @@ class TrainWidget(QWidget):
         self.cancel_btn = QPushButton("Cancel")
         self.cancel_btn.setObjectName("cancelButton")
         self.cancel_btn.setEnabled(False)
-        self.cancel_btn.clicked.connect(self.cancel)
         buttons.addWidget(self.train_btn)
         buttons.addWidget(self.cancel_btn)
         mv.addLayout(buttons)
@@ -178,20 +185,11 @@ class TrainWidget(QWidget):
             self.banner.show_message("Choose a dataset folder first.")
             return None
         self.data_edit.setText(root)
-        self.banner.hide()
         self._clear_dataset_view()
         if not self.is_running():
             self._clear_run_view()  # a new dataset: the last run's curves and messages are not about it
         self.split_note.setText("Scanning...")
-        worker = Worker(scan_with_samples, root)
-        worker.signals.finished.connect(self._on_scanned)
-        worker.signals.failed.connect(self._on_scan_failed)
-        self.scanner.start(worker)
-        return worker
-
-    def _on_scan_failed(self, exc: BaseException) -> None:
-        self._clear_dataset_view()
-        self.banner.show_message(f"Dataset not usable: {user_message(exc)}")
+        return self.scanning.start(scan_with_samples, root)
 
     def _clear_dataset_view(self) -> None:
         """No counts, bars or samples of a previous folder next to the one being scanned (or refused)."""
@@ -216,8 +214,12 @@ class TrainWidget(QWidget):
     def form_values(self) -> dict[str, Any]:
         return self.form.values(self.data_edit.text().strip())
 
+    @property
+    def worker(self) -> Worker | None:
+        return self.training.worker
+
     def is_running(self) -> bool:
-        return self.worker is not None and not self.worker.is_done()
+        return self.training.busy()
 
     def start_training(self) -> Worker | None:
         if self.is_running():
@@ -235,26 +237,15 @@ class TrainWidget(QWidget):
                 return None
             finetune = {"init_from": str(self.state.bundle.path), "lr": self.ft_lr.value(),
                         "freeze": self.ft_freeze.value(), "holdout": self.ft_holdout.value()}
-        self.banner.hide()
         self._clear_run_view()
         self._t0 = time.perf_counter()
         self.progress.setValue(0)
         self.progress.setFormat("starting...")
         self.progress_label.setText("Loading images...")
-        self.train_btn.setEnabled(False)
-        self.cancel_btn.setEnabled(True)
-        self.worker = Worker(run_training, values, tune, finetune=finetune)
-        self.worker.signals.progress.connect(self._on_progress)
-        self.worker.signals.finished.connect(self._on_finished)
-        self.worker.signals.failed.connect(self._on_failed)
-        self.runner.start(self.worker)
-        return self.worker
+        return self.training.start(run_training, values, tune, finetune=finetune)
 
     def cancel(self) -> None:
-        if self.is_running():
-            self.worker.cancel()
-            self.cancel_btn.setEnabled(False)
-            self.progress_label.setText("Stopping after the current batch...")
+        self.training.cancel()
 
     def _on_progress(self, p: Any) -> None:
         frac = getattr(p, "fraction", None)
@@ -278,12 +269,7 @@ class TrainWidget(QWidget):
             self._last_epoch = epoch
             self.history.add_epoch(logs)
 
-    def _done(self) -> None:
-        self.train_btn.setEnabled(True)
-        self.cancel_btn.setEnabled(False)
-
     def _on_finished(self, path: Path) -> None:
-        self._done()
         self.progress.setValue(1000)
         self.progress.setFormat("done")
         took = time.perf_counter() - self._t0
@@ -301,18 +287,15 @@ class TrainWidget(QWidget):
         self.trainingFinished.emit(path)
 
     def _on_failed(self, exc: BaseException) -> None:
-        self._done()
         from core.learning.data import Cancelled as DataCancelled
 
-        cancelled = isinstance(exc, DataCancelled) or type(exc).__name__ == "Cancelled"
-        if cancelled:
+        if self.training.cancelled or isinstance(exc, DataCancelled) or type(exc).__name__ == "Cancelled":
             self.progress.setFormat("cancelled")
             self.progress_label.setText("Training cancelled; nothing was saved.")
             self.trainingCancelled.emit()
         else:
             self.progress.setFormat("failed")
-            self.progress_label.setText("")
-            self.banner.show_message(f"Training stopped: {user_message(exc)}")
+            self.progress_label.setText("")  # the banner says why (BackgroundTask)
             self.trainingFailed.emit(str(exc))
 
     # --- models ----------------------------------------------------------------------
@@ -323,7 +306,5 @@ class TrainWidget(QWidget):
         self.model_list.activate()
 
     def shutdown(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
-        self.runner.wait(120000)
-        self.scanner.wait(30000)
+        self.training.shutdown(120000)
+        self.scanning.runner.wait(30000)

@@ -8,6 +8,7 @@ The listener itself is core's :class:`core.node.service.Node`; its threads never
 from __future__ import annotations
 
 import datetime as _dt
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -38,7 +39,6 @@ from core.node.errors import NodeError
 from core.node.probe import listener_answers
 from core.node.worklist import Worklist, WorklistRow
 from gui.widgets.feedback_bar import FeedbackBar
-from gui.workers.runner import Worker, WorkerRunner
 
 COLUMNS = ("Received", "Patient key", "Score", "Label", "Threshold", "OOD", "Reviewed", "Status")
 _LIGHTS = {"on": "#2e9d48", "other": "#d29a00", "off": "#8a8f98", "error": "#c0392b"}
@@ -154,8 +154,8 @@ class WorklistWidget(QWidget):
         self._signature: tuple[int, int] | None = None
         self._rows: list[WorklistRow] = []
         self._other = False  # the last probe's answer: another listener on the port
-        self._probe: Worker | None = None
-        self.probes = WorkerRunner(1, self)
+        self._probe: threading.Thread | None = None
+        self._probed: list[bool] = []  # answers the probe thread left for the GUI thread
         try:
             self.settings = load_settings()
         except NodeError as exc:
@@ -278,22 +278,26 @@ class WorklistWidget(QWidget):
         elif self.settings.enabled and not self.error:
             self.start_listener()
 
-    def probe_other_listener(self) -> Worker | None:
-        """Ask, on a worker, whether something else answers on the port (a headless
-        ``pneumoscope-cli listen``); the connect can take its whole timeout, so never on this thread."""
-        if self._probe is not None and not self._probe.is_done():
+    def probe_other_listener(self) -> threading.Thread | None:
+        """Ask, on a thread, whether something else answers on the port (a headless
+        ``pneumoscope-cli listen``); the connect can take its whole timeout, so never on the GUI thread.
+        The answer is picked up by the next refresh. A plain thread and no Qt signal: this runs
+        every second for as long as the app is open (PySide6 6.12 loses a reference to True on
+        each Python ``emit``; see tests/gui/test_worklist_probe.py)."""
+        if self._probe is not None and self._probe.is_alive():
             return None
-        worker = Worker(listener_answers, self.settings)
-        worker.signals.finished.connect(self._on_probed)
-        self._probe = self.probes.start(worker)
-        return worker
+        settings, answers = self.settings, self._probed
+        self._probe = threading.Thread(target=lambda: answers.append(listener_answers(settings)),
+                                       name="worklist-probe", daemon=True)
+        self._probe.start()
+        return self._probe
 
-    def _on_probed(self, answers: bool) -> None:
-        if self.listening:  # it may have found our own listener, started meanwhile
-            return
-        if bool(answers) != self._other:
-            self._other = bool(answers)
-            self._show_light()
+    def _take_probe_answer(self) -> None:
+        if self._probed:
+            answer = bool(self._probed.pop())
+            self._probed.clear()
+            if not self.listening:  # else it may have found our own listener, started meanwhile
+                self._other = answer
 
     # -- refreshing --------------------------------------------------------------------------
     def light_state(self) -> str:
@@ -304,6 +308,7 @@ class WorklistWidget(QWidget):
         return "other" if self._other else "off"
 
     def refresh(self) -> None:
+        self._take_probe_answer()
         if not self.error and not self.listening:
             self.probe_other_listener()
         self._show_light()
@@ -366,4 +371,5 @@ class WorklistWidget(QWidget):
     def shutdown(self) -> None:
         self.timer.stop()
         self.stop_listener()
-        self.probes.wait(2000)
+        if self._probe is not None:
+            self._probe.join(2.0)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QProgressBar, QPushButton, QToolButton, QWidget
+from PySide6.QtWidgets import QFileDialog, QProgressBar, QPushButton, QToolButton, QWidget
 
 from gui.state import AppState
-from gui.workers.runner import Worker, WorkerRunner, user_message
+from gui.widgets.task import BackgroundTask, task_widget_row
+from gui.workers.runner import Worker, user_message
 
 
 class SiteDataControls(QWidget):
@@ -21,26 +22,28 @@ class SiteDataControls(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self.runner = WorkerRunner(1, self)
-        self.worker: Worker | None = None
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
         self.site_btn = QPushButton("Add site data...")
         self.site_btn.setObjectName("addSiteButton")
         self.site_btn.setToolTip("Score a folder of your own labelled cases (NORMAL/ and PNEUMONIA/ subfolders, "
                                  "or a CSV file,label[,patient]) and explore thresholds on them")
         self.site_btn.clicked.connect(self.add_site_dialog)
-        row.addWidget(self.site_btn)
         self.site_progress = QProgressBar()
         self.site_progress.setMaximumWidth(140)
         self.site_progress.setRange(0, 1000)
-        self.site_progress.hide()
-        row.addWidget(self.site_progress)
         self.site_cancel = QToolButton()
         self.site_cancel.setText("Cancel")
-        self.site_cancel.hide()
-        self.site_cancel.clicked.connect(lambda: self.worker is not None and self.worker.cancel())
-        row.addWidget(self.site_cancel)
+        task_widget_row(self, self.site_btn, self.site_progress, self.site_cancel)
+        self.task = BackgroundTask(self, button=self.site_btn, progress=self.site_progress, cancel=self.site_cancel,
+                                   idle_enabled=lambda: self.state.bundle is not None)
+        self.task.failed.connect(self._on_failed)
+        self.runner = self.task.runner
+        self._bundle: Any = None
+        self.task.finished.connect(self._on_scored)
+
+    @property
+    def worker(self) -> Worker | None:
+        """The running job, or None once it has ended."""
+        return self.task.worker
 
     def add_site_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder of your site's labelled cases (NORMAL/, PNEUMONIA/)")
@@ -52,36 +55,14 @@ class SiteDataControls(QWidget):
         from core.site.scoring import score_site_folder
 
         bundle = self.state.bundle
-        if bundle is None or self.runner.busy():
+        if bundle is None or self.task.busy():
             return None
-        worker = Worker(score_site_folder, bundle, path)
-        self.worker = worker
-        self.site_progress.setValue(0)
-        self.site_progress.show()
-        self.site_cancel.show()
-        self.site_btn.setEnabled(False)
-        worker.signals.progress.connect(self._on_progress)
-        worker.signals.finished.connect(lambda scored, b=bundle: self._on_scored(b, scored))
-        worker.signals.failed.connect(self._on_failed)
-        self.runner.start(worker)
-        return worker
+        self._bundle = bundle
+        return self.task.start(score_site_folder, bundle, path)
 
-    def _on_progress(self, p: Any) -> None:
-        fraction = getattr(p, "fraction", None)
-        if fraction is not None:
-            self.site_progress.setValue(int(float(fraction) * 1000))
-
-    def _finish(self) -> None:
-        self.site_progress.hide()
-        self.site_cancel.hide()
-        self.site_btn.setEnabled(self.state.bundle is not None)
-        self.worker = None
-
-    def _on_scored(self, bundle: Any, scored: Any) -> None:
-        self._finish()
-        if bundle is self.state.bundle:  # else the model changed while scoring: these scores are stale
+    def _on_scored(self, scored: Any) -> None:
+        if self._bundle is self.state.bundle:  # else the model changed while scoring: these scores are stale
             self.scored.emit(scored)
 
     def _on_failed(self, exc: BaseException) -> None:
-        self._finish()
         self.failed.emit(f"The site data could not be used: {user_message(exc)}")

@@ -96,8 +96,13 @@ class Worker(QRunnable):
 
     def run(self) -> None:
         lower_thread_priority()
+        fn, args, kwargs = self.fn, self.args, self.kwargs
+        # The worker may outlive its job (a caller keeps it to wait or cancel): it must not keep
+        # the job's inputs (an image, a model) alive after it.
+        self.args, self.kwargs = (), {}
+        result = None
         try:
-            result = self.fn(*self.args, **self.kwargs)
+            result = fn(*args, **kwargs)
         except BaseException as exc:
             self.traceback = traceback.format_exc()
             self._finished.set()
@@ -105,6 +110,7 @@ class Worker(QRunnable):
         else:
             self._finished.set()
             self.signals.finished.emit(result)
+        del fn, args, kwargs, result
         self.signals.done.emit()
 
 
@@ -117,12 +123,22 @@ class WorkerRunner(QObject):
         if max_threads:
             self.pool.setMaxThreadCount(max_threads)
         self._running: set[Worker] = set()
+        self._retired: set[Worker] = set()
 
     def start(self, worker: Worker) -> Worker:
         self._running.add(worker)
-        worker.signals.done.connect(lambda w=worker: self._running.discard(w))
+        # A bound method, not a lambda holding the worker: a slot that refers to the worker
+        # whose signal it is connected to is a cycle through Qt that Python never frees.
+        worker.signals.done.connect(self._prune)
         self.pool.start(worker)
         return worker
+
+    def _prune(self) -> None:
+        done = {w for w in self._running if w.is_done()}
+        self._running -= done
+        # Let go of them one prune later: the pool thread may still be returning from run().
+        self._retired, done = done, self._retired
+        done.clear()
 
     def busy(self) -> bool:
         return any(not w.is_done() for w in self._running)

@@ -104,7 +104,8 @@ def test_results_reach_orthanc_and_validate(tmp_path: Path, dicom_dir: Path) -> 
     sources = [chest / "nema_wg04_RG1_J2KI.dcm", chest / "nih_gcp_110503645592756492463169821050252582267888.dcm",
                chest / "rsna_00436515-870c-4b36-a041-de91049b9ab4.dcm"]
     with Orthanc(tmp_path / "orthanc") as orthanc:
-        settings = NodeSettings(port=free_port(), inbox=str(tmp_path / "inbox"),
+        # The legacy results (issue 19 keeps them as an option): burned-in SC + free-form SR.
+        settings = NodeSettings(port=free_port(), inbox=str(tmp_path / "inbox"), sr_style="legacy", heat_map="sc",
                                 destination=f"127.0.0.1:{orthanc.dicom_port}:{orthanc.aet}")
         node = Node(settings, scorer_with_map)
         node.start()
@@ -161,7 +162,8 @@ def test_cli_listen_with_the_model_end_to_end(tmp_path: Path, dicom_dir: Path) -
         env = dict(os.environ, PYTHONPATH=str(REPO))
         cli = subprocess.Popen(
             [sys.executable, "-m", "core.cli", "listen", "--port", str(port), "--aet", "PNEUMOSCOPE",
-             "--send-to", f"127.0.0.1:{orthanc.dicom_port}:{orthanc.aet}", "--inbox", str(inbox), "--interval", "1"],
+             "--send-to", f"127.0.0.1:{orthanc.dicom_port}:{orthanc.aet}", "--inbox", str(inbox), "--interval", "1",
+             "--sr", "legacy", "--heat-map", "sc"],
             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         lines: list[str] = []
         try:

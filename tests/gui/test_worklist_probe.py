@@ -77,3 +77,20 @@ def test_another_listener_is_still_seen_and_then_gone(qtbot, tmp_path):
     qtbot.waitUntil(lambda: worklist.light_state() == "off", timeout=5000)
     assert worklist.status.text() == "Listener off" and worklist.start_button.isEnabled()
     worklist.shutdown()
+
+
+def test_idle_worklist_emits_no_python_signals_per_refresh(qtbot, tmp_path):
+    """The probe runs every second for as long as the app is open. PySide6 6.12 (this venv) loses a
+    reference to ``True`` on every Python ``Signal.emit`` (about 39,000 references exist once
+    TensorFlow is loaded; at zero the interpreter aborts), so a probe on a Worker (2 emits a run)
+    would end the app after hours of idling. Measured here as True's reference count."""
+    import sys
+
+    worklist = _worklist(qtbot, free_port(), tmp_path, poll_ms=20)
+    qtbot.wait(200)
+    before = sys.getrefcount(True)
+    t0 = time.perf_counter()
+    qtbot.waitUntil(lambda: time.perf_counter() - t0 > 1.0, timeout=5000)  # ~50 refreshes and probes
+    lost = before - sys.getrefcount(True)
+    worklist.shutdown()
+    assert lost < 20, f"{lost} references to True lost over ~50 refreshes"
