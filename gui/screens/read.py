@@ -137,13 +137,18 @@ class ReadWidget(QWidget):
         body.addWidget(side)
         outer.addLayout(body, 1)
 
-        keys = [("N", lambda: self.set_call("NORMAL")), ("P", lambda: self.set_call("PNEUMONIA")),
-                ("X", self.cannot_read), ("F", lambda: self.view.fit()), ("R", lambda: self.view.reset_view()),
-                ("I", lambda: self.invert_btn.toggle())]
-        keys += [(str(v), lambda v=v: self.set_rating(v)) for v in RATINGS]
-        for key, slot in keys:
+        keys = [("N", lambda: self.set_call("NORMAL"), "Read: call NORMAL"),
+                ("P", lambda: self.set_call("PNEUMONIA"), "Read: call PNEUMONIA"),
+                ("X", self.cannot_read, "Read: cannot read this case"),
+                ("F", lambda: self.view.fit(), "Read: fit the image to the window"),
+                ("R", lambda: self.view.reset_view(), "Read: reset window/level and zoom"),
+                ("I", lambda: self.invert_btn.toggle(), "Read: invert grey levels")]
+        keys += [(str(v), lambda v=v: self.set_rating(v), f"Read: rating {v} (1 definitely normal ... 5 definitely pneumonia)")
+                 for v in RATINGS]
+        for key, slot, what in keys:
             sc = QShortcut(QKeySequence(key), self)
             sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            sc.setWhatsThis(what)  # Help > Keyboard shortcuts lists it from here
             sc.activated.connect(slot)
         self._enable(False)
 

@@ -24,7 +24,11 @@ def test_shortcuts_list_matches_every_key_the_window_answers_to(qtbot, window, t
     for shortcut in shortcuts:
         assert shortcut.whatsThis(), shortcut.key().toString()  # every key says what it does
         keys = shortcut.key().toString(QKeySequence.SequenceFormat.NativeText)
-        assert any(keys in r[0].split(", ") and r[1] == shortcut.whatsThis() and r[2] == "Review" for r in rows)
+        assert any(keys in r[0].split(", ") and r[1] == shortcut.whatsThis() and r[2] != "Everywhere"
+                   for r in rows), keys
+    # each key is listed under the screen it works on
+    assert ("N", "Read: call NORMAL", "Read") in rows
+    assert any(r[1] == "Show or hide the heat map" and r[2] == "Review" for r in rows)
     assert "Show or hide the heat map" in listed and "Next case" in listed
     dialog.resize(640, 520)
     dialog.grab().save(str(tmp_path / "shortcuts.png"))
