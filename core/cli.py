@@ -15,7 +15,9 @@ from core.errors import PneumoscopeError
 
 COMMANDS = ("train", "tune", "evaluate", "predict", "audit", "info", "site", "listen", "readers", "feedback")
 # Subcommands that run the model; TensorFlow is imported (quietly) only for these.
-MODEL_COMMANDS = frozenset({"train", "tune", "evaluate", "predict", "site", "listen", "readers"})
+# Only these import TensorFlow: every scoring command runs the bundle's LiteRT model (core.learning.runtime)
+# and falls back to TensorFlow only where LiteRT is missing.
+MODEL_COMMANDS = frozenset({"train", "tune"})
 
 DESCRIPTION = """\
 Pneumoscope command line: train, tune, evaluate and run a pneumonia classifier for chest X-rays.
