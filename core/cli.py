@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if verbose:
+        os.environ["PNEUMOSCOPE_VERBOSE"] = "1"  # the LiteRT runtime's own start-up lines too
     if not verbose and args.command in MODEL_COMMANDS:
         import_tensorflow_quietly()
     try:

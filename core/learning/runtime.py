@@ -9,7 +9,11 @@ Keras model, and :func:`fallback_reason` says why.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -38,6 +42,29 @@ def fallback_reason(bundle_dir: str | Path) -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Hold back what the C++ runtime writes to fd 2 while it starts (shown on an error, or
+    always with ``pneumoscope-cli --verbose`` / PNEUMOSCOPE_VERBOSE=1)."""
+    if os.environ.get("PNEUMOSCOPE_VERBOSE") == "1":
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            sys.stderr.write(held.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 class LiteRuntime:
     """One LiteRT interpreter for one bundle (calls are serialised: an interpreter is not
     thread-safe)."""
@@ -46,8 +73,9 @@ class LiteRuntime:
         from ai_edge_litert.interpreter import Interpreter
 
         self.path = Path(model_file)
-        self._it = Interpreter(model_path=str(self.path), num_threads=num_threads)
-        self._it.allocate_tensors()
+        with _quiet_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate" from C++
+            self._it = Interpreter(model_path=str(self.path), num_threads=num_threads)
+            self._it.allocate_tensors()
         self._input = self._it.get_input_details()[0]
         by_rank = {len(d["shape"]): d["index"] for d in self._it.get_output_details()}
         if sorted(by_rank) != [1, 2, 3]:
@@ -82,3 +110,28 @@ def open_runtime(bundle_dir: str | Path) -> LiteRuntime | None:
         log.info("%s: %s", bundle_dir, reason)
         return None
     return LiteRuntime(Path(bundle_dir) / LITERT_FILE)
+
+
+def require_tensorflow(progress: Any = None) -> None:
+    """Import TensorFlow for training, tuning or fine-tuning, saying so first (it takes seconds).
+
+    Raises a plain-language error where it is not installed (the lite app scores, sets
+    thresholds, reads and listens without it, but cannot train).
+    """
+    import sys
+
+    if "tensorflow" in sys.modules:
+        return
+    from core.errors import PneumoscopeError
+    from core.progress import Progress
+
+    if progress is not None:
+        progress(Progress("loading TensorFlow", message="Loading TensorFlow (needed to train; a few seconds)..."))
+    try:
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+    except ImportError as exc:
+        raise PneumoscopeError(
+            "Training needs TensorFlow, which this copy of Pneumoscope does not include. Use the full "
+            "app, or install it into this environment (pip install tensorflow-cpu)."
+        ) from exc
