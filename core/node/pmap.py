@@ -113,8 +113,13 @@ def build_parametric_map(
         content_description="Pneumoscope Grad-CAM heat map (research use only)",
         image_flavor=hd.pm.ImageFlavorValues.STATIC,  # one projection image, no time or volume
     )
-    from core.node.results import _tidy_copied
-
-    _tidy_copied(pm, ref)
+    # The body part lets a validator see a chest (unpaired: no Laterality needed); without one,
+    # Laterality is present and empty (type 2C: unknown).
+    if ref.get("BodyPartExamined"):
+        pm.BodyPartExamined = ref.BodyPartExamined
+    if ref.get("Laterality"):
+        pm.Laterality = ref.Laterality
+    elif not ref.get("BodyPartExamined"):
+        pm.Laterality = None
     pm.SeriesDescription = "Pneumoscope heat map (Parametric Map, research use only)"
     return pm

@@ -7,8 +7,10 @@ What a PACS, a viewer (OHIF) or a validator expects of an AI result:
   serial number = the model's SHA-256 (64 hex characters, the LO limit).
 - **Procedure reported**: SNOMED CT 399208008 "Plain chest X-ray".
 - **Image library** (TID 1600): the source image.
-- **One measurement group** (TID 1501) per image, with a tracking identifier (UID + human-readable
-  id), the source image, finding site lung, and
+- **One measurement group** per image: TID 1410 (planar ROI) with a POLYLINE rectangle around
+  where the Grad-CAM map is at least half its maximum when there is a heat map (viewers such as
+  OHIF show a finding only with a spatial coordinate), else TID 1501 (the whole image); with a
+  tracking identifier (UID + human-readable id), the source image, finding site lung, and
     - qualitative evaluation SNOMED CT 233604007 "Pneumonia" = 52101004 "Present" / 272519000
       "Absent" at the threshold, or 385432009 "Not applicable" when the out-of-distribution gate or
       the chest-view check blocked the call;
@@ -86,16 +88,39 @@ def measurement_group(case: Any, ref: Any, model_sha256: str, uid: Any, number: 
         measurements.append(hd.sr.Measurement(PROBABILITY, float(case.score), PROBABILITY_UNIT, algorithm_id=algorithm))
     if case.threshold is not None:
         measurements.append(hd.sr.Measurement(THRESHOLD, float(case.threshold), PROBABILITY_UNIT, algorithm_id=algorithm))
-    return hd.sr.MeasurementsAndQualitativeEvaluations(
-        tracking_identifier=hd.sr.TrackingIdentifier(
-            uid=uid(ref.SOPInstanceUID, model_sha256, "tracking"), identifier=f"Pneumonia finding {number}"
-        ),
-        finding_type=PNEUMONIA,
-        algorithm_id=algorithm,
-        finding_sites=[hd.sr.FindingSite(LUNG)],
-        source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(ref)],
-        measurements=measurements,
+    tracking = hd.sr.TrackingIdentifier(
+        uid=uid(ref.SOPInstanceUID, model_sha256, "tracking"), identifier=f"Pneumonia finding {number}"
     )
+    common = dict(tracking_identifier=tracking, finding_type=PNEUMONIA, algorithm_id=algorithm,
+                  finding_sites=[hd.sr.FindingSite(LUNG)], measurements=measurements)
+    box = hot_region(getattr(case, "heatmap", None), int(ref.Rows), int(ref.Columns))
+    if box is not None:  # TID 1410: the finding on the image (viewers such as OHIF draw it)
+        region = hd.sr.ImageRegion(
+            graphic_type=hd.sr.GraphicTypeValues.POLYLINE, graphic_data=box,
+            source_image=hd.sr.SourceImageForRegion.from_source_image(ref),
+        )
+        return hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(referenced_region=region, **common)
+    return hd.sr.MeasurementsAndQualitativeEvaluations(  # TID 1501: the whole image
+        source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(ref)], **common
+    )
+
+
+def hot_region(heat: Any, rows: int, columns: int, level: float = 0.5) -> Any:
+    """Closed rectangle (column, row pixel coordinates) around where the Grad-CAM map is at
+    least ``level`` of its maximum, or None without a map (or a flat one)."""
+    import numpy as np
+
+    if heat is None:
+        return None
+    from core.node.pmap import heatmap_at
+
+    h = heatmap_at(heat, rows, columns)
+    top = float(h.max())
+    if not top > 0 or float(h.min()) >= top:
+        return None
+    ys, xs = np.nonzero(h >= level * top)
+    x0, x1, y0, y1 = float(xs.min()), float(xs.max() + 1), float(ys.min()), float(ys.max() + 1)
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]], dtype=np.float32)
 
 
 def qualitative_evaluations(case: Any) -> Any:

@@ -1,0 +1,52 @@
+// Opens a study in the OHIF viewer with headless Chromium (playwright-core), tries to show the
+// Pneumoscope results, saves screenshots and prints one JSON line: what the page shows.
+//   node view.mjs BASE_URL STUDY_UID OUT_DIR
+import { chromium } from 'playwright-core';
+
+const [base, study, out] = process.argv.slice(2);
+const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--enable-unsafe-swiftshader', '--use-angle=swiftshader'];
+const result = { steps: [], console: [], failed: [] };
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args,
+  headless: true });
+try {
+  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  page.on('console', m => { if (m.type() === 'error' || m.type() === 'warning') result.console.push(m.text().slice(0, 300)); });
+  page.on('requestfailed', r => result.failed.push(r.url().slice(0, 200)));
+  await page.goto(`${base}/viewer?StudyInstanceUIDs=${study}`, { waitUntil: 'load', timeout: 60000 });
+  await page.waitForSelector('canvas', { timeout: 90000 });
+  await page.waitForTimeout(8000);
+  const skip = page.getByText('Skip all');  // the first-visit tour
+  if (await skip.count()) { await skip.first().click(); await page.waitForTimeout(1000); }
+  await page.screenshot({ path: `${out}/ohif_study.png` });
+  result.steps.push('study open');
+  // The series thumbnails: double-click the SR (the finding), then the Parametric Map (the overlay).
+  for (const [label, file] of [['SR', 'ohif_sr.png'], ['Parametric Map', 'ohif_pmap.png']]) {
+    const thumbs = page.locator('[data-cy="study-browser-thumbnail"], [data-cy="study-browser-thumbnail-no-image"]');
+    const n = await thumbs.count();
+    let done = false;
+    for (let i = 0; i < n && !done; i++) {
+      const text = (await thumbs.nth(i).innerText()).replace(/\s+/g, ' ');
+      const want = label === 'SR' ? /^\s*SR\b/.test(text) && !/assessment/i.test(text)
+                                  : /^\s*PMAP\b/.test(text);
+      if (want) {
+        await thumbs.nth(i).dblclick();
+        await page.waitForTimeout(10000);
+        const yes = page.getByRole('button', { name: /^(Yes|Load|Track)/ });
+        if (await yes.count()) { await yes.first().click(); await page.waitForTimeout(5000); }
+        await page.screenshot({ path: `${out}/${file}` });
+        result[label] = (await page.locator('body').innerText()).replace(/\s+/g, ' ').slice(0, 3000);
+        result.steps.push(`opened ${label}: ${text.slice(0, 120)}`);
+        done = true;
+      }
+    }
+    if (!done) result.steps.push(`no thumbnail for ${label} among ${n}`);
+  }
+  result.text = (await page.locator('body').innerText()).replace(/\s+/g, ' ').slice(0, 6000);
+} catch (e) {
+  result.error = String(e).slice(0, 1000);
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(result));
