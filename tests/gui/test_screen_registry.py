@@ -47,7 +47,7 @@ def test_one_registry_entry_adds_tab_menu_key_wiring_and_shutdown(qtbot, monkeyp
     win = create_window(load_default=False)
     qtbot.addWidget(win)
     titles = [win.tabs.tabText(i) for i in range(win.tabs.count())]
-    assert titles == ["Review", "Worklist", "Threshold", "Train", "Evaluate", "Notes"]
+    assert titles == ["Review", "Worklist", "Threshold", "Train", "Evaluate", "Read", "Notes"]
     assert win.built_screen("notes") is None  # lazy: not built until shown
     action = next(a for a in _view_menu(win).actions() if a.text() == "Notes")
     assert action.shortcut().toString() == "Ctrl+9"
