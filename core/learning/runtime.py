@@ -120,7 +120,7 @@ def require_tensorflow(progress: Any = None) -> None:
     """
     import sys
 
-    if "tensorflow" in sys.modules:
+    if sys.modules.get("tensorflow") is not None:
         return
     from core.errors import PneumoscopeError
     from core.progress import Progress

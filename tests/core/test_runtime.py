@@ -127,3 +127,20 @@ def test_litert_reproduces_the_cards_test_figures_exactly(chest_xray_dir):
     for key in ("tp", "fp", "tn", "fn"):
         assert point[key] == card_test["at_threshold"][key], key
     assert round(roc_auc(y, scores)[0], 4) == round(card_test["auc"][0], 4)
+
+
+def test_training_without_tensorflow_says_what_it_needs(tmp_path):
+    out = _run_fresh("""
+        import sys
+        sys.modules["tensorflow"] = None  # as in the lite app: the import fails
+        sys.modules["keras"] = None
+        from core.errors import PneumoscopeError
+        from core.learning.runtime import require_tensorflow
+        seen = []
+        try:
+            require_tensorflow(seen.append)
+        except PneumoscopeError as exc:
+            print("ERROR:", exc, "| said:", seen[0].message)
+    """, tmp_path)
+    assert "ERROR: Training needs TensorFlow" in out.stdout, out.stderr
+    assert "Loading TensorFlow" in out.stdout
