@@ -61,7 +61,6 @@ def _explain_function(model: Any) -> Any:
 def convert_model(model: Any) -> bytes:
     """LiteRT flatbuffer for a Keras model (float32, no quantisation: scores must match Keras)."""
     import tensorflow as tf
-
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     # Keras 3 variables are not found by the converter's own freezing: fold them in first, so the
