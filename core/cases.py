@@ -236,8 +236,12 @@ def score_files(
     threshold_source: str | None = None,
     progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    audit: bool = True,
 ) -> list[Case]:
-    """Score many files in batches (no heat maps); unreadable files become cases with ``error``."""
+    """Score many files in batches (no heat maps); unreadable files become cases with ``error``.
+
+    Every scored case is audited, as in :func:`score_case` (the scores CSV and ``predict`` too).
+    """
     if threshold is None:
         threshold, source = active_threshold(bundle)
         threshold_source = threshold_source or source
@@ -271,6 +275,10 @@ def score_files(
                         case.ood_flag = bool(case.ood_distance > 1.0)
                     decide(case)
                     k += 1
+                    if audit:
+                        case.sha256 = case_hash(item)
+                        _audit(lambda log, c=case: log.prediction(c.sha256, c.score, c.threshold, bundle=bundle,
+                                                                  no_call_reason=c.no_call_reason, batch=True))
                 cases.append(case)
             if progress is not None:
                 done = start + len(part)
