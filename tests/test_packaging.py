@@ -126,7 +126,7 @@ def test_pneumoscope_self_test_command_builds_the_window_headless(small_bundle, 
     assert summary["ok"] and summary["frozen"] is False
     gui = summary["gui"]
     assert gui["qt_platform"] == "offscreen"
-    assert gui["screens"] == ["Review", "Worklist", "Threshold", "Train", "Evaluate"]
+    assert gui["screens"] == ["Review", "Worklist", "Threshold", "Train", "Evaluate", "Read"]
     assert gui["matplotlib_backend"].lower() == "qtagg"
     assert summary["timings_s"]["to_window"] < summary["timings_s"]["to_first_score"]
 
@@ -162,7 +162,7 @@ def test_frozen_app_builds_and_passes_its_self_test(small_bundle, tmp_path):
     summary = json.loads((tmp_path / "frozen.json").read_text())
     assert res.returncode == 0 and summary["ok"], json.dumps(summary)[:3000] + res.stderr[-3000:]
     assert summary["frozen"] is True and summary["train"]["epochs_run"] == 1
-    assert summary["gui"]["screens"] == ["Review", "Worklist", "Threshold", "Train", "Evaluate"]
+    assert summary["gui"]["screens"] == ["Review", "Worklist", "Threshold", "Train", "Evaluate", "Read"]
     assert summary["tuning_available"] is (os.environ.get("PNEUMOSCOPE_APP_WITH_TUNER") == "1")
     if shipped_model:
         assert Path(summary["bundle"]["path"]).resolve().is_relative_to(app_dir.resolve())
