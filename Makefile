@@ -9,7 +9,7 @@ STAMP_DEV := $(VENV)/.installed-dev
 export QT_QPA_PLATFORM ?= offscreen
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: run test test-slow test-all lint app dist-archive bench bench-node clean default-model
+.PHONY: run test test-slow test-all lint app app-lite dist-archive bench bench-node clean default-model
 
 $(VENV)/bin/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed (set PYTHON=...)"; exit 1; }
@@ -54,6 +54,11 @@ bench-node: $(STAMP_DEV)
 
 app: $(STAMP_DEV)
 	$(VENV)/bin/pyinstaller --noconfirm --clean --distpath dist --workpath build build_spec/pneumoscope.spec
+
+# The app without TensorFlow (dist/PneumoscopeLite): scores, explains, sets thresholds, reads and
+# listens through the bundles' LiteRT models; training needs the full app.
+app-lite: $(STAMP_DEV)
+	PNEUMOSCOPE_APP_LITE=1 $(VENV)/bin/pyinstaller --noconfirm --clean --distpath dist --workpath build/lite build_spec/pneumoscope.spec
 
 # The app folder as one compressed file to hand out, named with the version (core/__init__.py) and
 # the system it was built on, with its sha256 next to it. Builds the app first. XZ_LEVEL=1 is about

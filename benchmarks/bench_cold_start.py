@@ -60,7 +60,7 @@ def _run_open(cmd: list[str], file: str) -> dict:
 
 
 def open_at_launch(kinds: dict[str, list[str]], file: str, runs: int) -> None:
-    keys = ("to_window", "to_case_shown", "stage_import_tensorflow", "stage_load_and_warm", "to_model_ready",
+    keys = ("to_window", "to_case_shown", "stage_tensorflow_loaded", "stage_load_and_warm", "to_model_ready",
             "to_first_score", "to_heatmap")
     results: dict[str, list[dict]] = {k: [] for k in kinds}
     for _ in range(runs):
@@ -91,7 +91,10 @@ def main() -> int:
 
     dist = Path(args.dist)
     exe = dist / ("Pneumoscope.exe" if sys.platform == "win32" else "Pneumoscope")
-    checkout = {"checkout (baseline)": [sys.executable, "-m", "gui.app"]}
+    # Before/after issue 18 in one run: the same checkout scoring through Keras/TensorFlow
+    # (PNEUMOSCOPE_RUNTIME=keras, the old path) and through the bundle's LiteRT model.
+    checkout = {"checkout, Keras (before)": ["env", "PNEUMOSCOPE_RUNTIME=keras", sys.executable, "-m", "gui.app"],
+                "checkout, LiteRT": [sys.executable, "-m", "gui.app"]}
     if args.open:
         kinds = checkout if args.checkout_only else {"frozen app": [str(exe)], **checkout}
         if not args.checkout_only and not exe.is_file():
@@ -108,7 +111,7 @@ def main() -> int:
 
     first = next(iter(results.values()))[0]
     print(f"bundle: {first['bundle']['name']} ({first['bundle']['path']}), clock: {first['clock']}")
-    keys = ("to_window", "import_tensorflow", "load_bundle", "first_score", "to_first_score", "gradcam",
+    keys = ("to_window", "load_bundle", "first_score", "to_first_score", "gradcam",
             "all_screens", "total")
     print(f"{'seconds (median of ' + str(args.runs) + ')':<28}" + "".join(f"{k:>22}" for k in kinds))
     for key in keys:

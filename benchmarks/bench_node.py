@@ -88,7 +88,24 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=500)
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--no-forward", action="store_true", help="keep results local (no Orthanc)")
+    parser.add_argument("--runtime", choices=("keras", "litert", "both"), default="both",
+                        help="score through Keras/TensorFlow (before issue 18), LiteRT, or both in turn")
+    parser.add_argument("--heat-map", choices=("pm", "sc", "both"), default="sc",
+                        help="heat-map object sent with the SR (default sc: SC + SR per instance)")
     args = parser.parse_args()
+    runtimes = ["keras", "litert"] if args.runtime == "both" else [args.runtime]
+    results = {rt: run_once(args, rt) for rt in runtimes}
+    print()
+    print(f"{'instances/s':<28}" + "".join(f"{rt:>12}" for rt in runtimes))
+    for key in ("received", "scored", "forwarded"):
+        print(f"{key:<28}" + "".join(f"{results[rt].get(key, float('nan')):>12.2f}" for rt in runtimes))
+    print(f"{'lost':<28}" + "".join(f"{results[rt]['lost']:>12d}" for rt in runtimes))
+    return 0 if all(r["lost"] == 0 for r in results.values()) else 1
+
+
+def run_once(args: argparse.Namespace, runtime: str) -> dict:
+    print(f"--- runtime: {runtime}")
+    rates: dict = {}
     for tool in ["storescu"] + ([] if args.no_forward else ["Orthanc"]):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} is needed (apt-get install dcmtk orthanc)")
@@ -107,8 +124,11 @@ def main() -> int:
         if not args.no_forward:
             (work / "orthanc").mkdir()
             orthanc, o_dicom, o_http = orthanc_start(work / "orthanc")
-            cmd += ["--send-to", f"127.0.0.1:{o_dicom}:ORTHANC"]
+            cmd += ["--send-to", f"127.0.0.1:{o_dicom}:ORTHANC", "--heat-map", args.heat_map]
         env = dict(os.environ, PYTHONPATH=str(REPO), PNEUMOSCOPE_HOME=str(work / "home"))
+        env.pop("PNEUMOSCOPE_RUNTIME", None)
+        if runtime == "keras":
+            env["PNEUMOSCOPE_RUNTIME"] = "keras"
         listener = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                     text=True)
         assert listener.stdout is not None
@@ -146,20 +166,24 @@ def main() -> int:
         c = inbox.counts()
         print(f"acknowledged {acked}/{args.n}; in the inbox {c['on_disk']}; scored {c['scored']}; "
               f"failed {c['failed']}; partial files {c['partial_files']}")
+        rates["received"] = acked / t_received
         print(f"received: {t_received:.1f} s = {acked / t_received:.1f} instances/s "
               f"({size_mb / t_received:.1f} MB/s)")
         if t_scored:
+            rates["scored"] = c["scored"] / t_scored
             print(f"scored:   {t_scored:.1f} s = {c['scored'] / t_scored:.2f} instances/s (from the first byte)")
         lost = args.n - acked
         if not args.no_forward and t_sent:
             stats = orthanc_get(o_http, "/statistics")
             in_orthanc = int(stats["CountInstances"])
+            rates["forwarded"] = c["sent"] / t_sent
             print(f"forwarded: {t_sent:.1f} s = {c['sent'] / t_sent:.2f} instances/s; Orthanc holds {in_orthanc} "
                   f"result objects (expected {2 * acked}: SC + SR each)")
             lost += max(0, 2 * acked - in_orthanc) // 2
         lost += acked - c["on_disk"] + (c["on_disk"] - c["scored"])
         print(f"lost: {lost}")
-        return 0 if lost == 0 else 1
+        rates["lost"] = lost
+        return rates
     finally:
         if listener is not None and listener.poll() is None:
             listener.send_signal(signal.SIGINT)

@@ -168,6 +168,9 @@ def minified_json(entries: list[Entry], workdir: Path, prefixes: tuple[str, ...]
         if kind == "DATA" and name.endswith(".json") and name.startswith(prefixes):
             with open(src, encoding="utf-8") as f:
                 data = json.load(f)
+            if name.endswith("highdicom/_standard/module_attribute_map.json"):
+                iod_file = Path(src).with_name("iod_module_map.json")
+                data = trimmed_module_attribute_map(data, json.loads(iod_file.read_text(encoding="utf-8")))
             copy = workdir / name
             copy.parent.mkdir(parents=True, exist_ok=True)
             copy.write_text(json.dumps(data, separators=(",", ":"), ensure_ascii=False), encoding="utf-8")
@@ -175,3 +178,25 @@ def minified_json(entries: list[Entry], workdir: Path, prefixes: tuple[str, ...]
         else:
             out.append((dest, src, kind))
     return out
+
+
+# IODs whose modules highdicom needs in full in this app: what the node writes (TID 1500 and
+# legacy SR, Parametric Map, Secondary Capture) and what it reads (CR, DX, SC sources).
+FULL_IODS = (
+    "parametric-map", "comprehensive-3d-sr", "comprehensive-sr", "enhanced-sr", "basic-text-sr",
+    "key-object-selection-document", "secondary-capture-image",
+    "multi-frame-true-color-secondary-capture-image", "multi-frame-grayscale-byte-secondary-capture-image",
+    "multi-frame-grayscale-word-secondary-capture-image", "multi-frame-single-bit-secondary-capture-image",
+    "computed-radiography-image", "digital-x-ray-image", "segmentation",
+)
+
+
+def trimmed_module_attribute_map(data: dict, iod_module_map: dict, full_iods: tuple[str, ...] = FULL_IODS) -> dict:
+    """highdicom's module -> attributes table with nested attributes kept only where this app
+    needs them (15 MiB -> 6 MiB). Every module keeps its key and its root-level attributes, which
+    is all that highdicom's ``_copy_root_attributes_of_module`` reads for any other IOD; the
+    modules of ``full_iods``, the functional-group modules (Parametric Map frames) and those
+    highdicom checks in full (segmentation, specimen) keep everything."""
+    full = {m["key"] for iod in full_iods for m in iod_module_map.get(iod, [])}
+    full |= {k for k in data if "functional-groups" in k or k.startswith("segmentation") or k == "specimen"}
+    return {k: (v if k in full else [a for a in v if len(a["path"]) == 0]) for k, v in data.items()}

@@ -15,7 +15,9 @@ from core.errors import PneumoscopeError
 
 COMMANDS = ("train", "tune", "evaluate", "predict", "audit", "info", "site", "listen", "readers", "feedback")
 # Subcommands that run the model; TensorFlow is imported (quietly) only for these.
-MODEL_COMMANDS = frozenset({"train", "tune", "evaluate", "predict", "site", "listen", "readers"})
+# Only these import TensorFlow: every scoring command runs the bundle's LiteRT model (core.learning.runtime)
+# and falls back to TensorFlow only where LiteRT is missing.
+MODEL_COMMANDS = frozenset({"train", "tune"})
 
 DESCRIPTION = """\
 Pneumoscope command line: train, tune, evaluate and run a pneumonia classifier for chest X-rays.
@@ -85,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if verbose:
+        os.environ["PNEUMOSCOPE_VERBOSE"] = "1"  # the LiteRT runtime's own start-up lines too
     if not verbose and args.command in MODEL_COMMANDS:
         import_tensorflow_quietly()
     try:

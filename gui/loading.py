@@ -27,10 +27,13 @@ def import_tensorflow(progress=None) -> float:
 
 
 def startup_load(progress=None) -> Any:
-    """TensorFlow, then the model in use (the one last chosen, else the shipped one; None if neither)."""
-    t0 = time.perf_counter()
-    import_tensorflow(progress)
-    STARTUP_TIMINGS["import_tensorflow"] = time.perf_counter() - t0
+    """The model in use (the one last chosen, else the shipped one; None if neither).
+
+    Scoring runs the bundle's LiteRT model, so TensorFlow is not imported here; only a bundle
+    without LiteRT (or a machine without it) makes the first score import TensorFlow.
+    """
+    import sys
+
     from core.learning.bundle import active_bundle_path
     from core.learning.registry import load_and_warm
 
@@ -40,4 +43,5 @@ def startup_load(progress=None) -> Any:
     t1 = time.perf_counter()
     bundle = load_and_warm(path, progress)
     STARTUP_TIMINGS["load_and_warm"] = time.perf_counter() - t1
+    STARTUP_TIMINGS["tensorflow_loaded"] = float("tensorflow" in sys.modules)
     return bundle

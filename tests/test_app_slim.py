@@ -138,3 +138,46 @@ def test_minified_json_holds_the_same_data_and_leaves_other_files_alone(tmp_path
     assert copy.parent.parent.parent == tmp_path and out[0][0] == entries[0][0]
     assert copy.stat().st_size < src.stat().st_size
     assert json.loads(copy.read_text(encoding="utf-8")) == json.loads(src.read_text(encoding="utf-8"))
+
+
+def _result_attributes(dicom_dir):
+    """Which attributes (tag, VR), at every depth, each node result object holds: what highdicom's
+    module table decides when it copies and checks attributes."""
+    from core.node.results import build_results
+    from tests.core.node_support import chest_files
+    from tests.core.test_node_orthanc import scorer_with_map
+
+    out = []
+    for src in chest_files(dicom_dir)[:3]:
+        case = scorer_with_map(src)
+        for kw in ({"heat_map": "both"}, {"sr_style": "legacy", "heat_map": "sc"}):
+            out += [sorted((int(e.tag), e.VR) for e in ds.iterall())
+                    for ds in build_results(src, case, "ab" * 32, **kw)]
+    return out
+
+
+def _use_table(monkeypatch, table):
+    import highdicom._standard_utils as su
+
+    for mod in (su, __import__("highdicom.base", fromlist=["x"]), __import__("highdicom.image", fromlist=["x"])):
+        monkeypatch.setattr(mod, "get_module_attribute_map", lambda: table)
+
+
+def test_trimmed_highdicom_table_builds_the_same_results(dicom_dir, monkeypatch):
+    """The frozen apps ship highdicom's module table trimmed (slim.trimmed_module_attribute_map): the
+    node's SC, Parametric Map and both SR styles built with it hold the same attributes."""
+    import json
+
+    import highdicom
+
+    std = Path(highdicom.__file__).parent / "_standard"
+    full = json.loads((std / "module_attribute_map.json").read_text())
+    trimmed = slim.trimmed_module_attribute_map(full, json.loads((std / "iod_module_map.json").read_text()))
+    assert len(json.dumps(trimmed)) < 0.5 * len(json.dumps(full))
+    expected = _result_attributes(dicom_dir)
+    _use_table(monkeypatch, trimmed)
+    assert _result_attributes(dicom_dir) == expected
+    # The check can fail: a table without the nested attributes it keeps breaks the Parametric Map.
+    _use_table(monkeypatch, {k: [a for a in v if not a["path"]] for k, v in full.items()})
+    with pytest.raises(Exception):  # noqa: B017
+        assert _result_attributes(dicom_dir) == expected

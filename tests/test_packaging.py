@@ -126,7 +126,7 @@ def test_pneumoscope_self_test_command_builds_the_window_headless(small_bundle, 
     assert summary["ok"] and summary["frozen"] is False
     gui = summary["gui"]
     assert gui["qt_platform"] == "offscreen"
-    assert gui["screens"] == ["Review", "Worklist", "Threshold", "Train", "Evaluate"]
+    assert gui["screens"] == ["Review", "Worklist", "Threshold", "Train", "Evaluate", "Read"]
     assert gui["matplotlib_backend"].lower() == "qtagg"
     assert summary["timings_s"]["to_window"] < summary["timings_s"]["to_first_score"]
 
@@ -162,7 +162,7 @@ def test_frozen_app_builds_and_passes_its_self_test(small_bundle, tmp_path):
     summary = json.loads((tmp_path / "frozen.json").read_text())
     assert res.returncode == 0 and summary["ok"], json.dumps(summary)[:3000] + res.stderr[-3000:]
     assert summary["frozen"] is True and summary["train"]["epochs_run"] == 1
-    assert summary["gui"]["screens"] == ["Review", "Worklist", "Threshold", "Train", "Evaluate"]
+    assert summary["gui"]["screens"] == ["Review", "Worklist", "Threshold", "Train", "Evaluate", "Read"]
     assert summary["tuning_available"] is (os.environ.get("PNEUMOSCOPE_APP_WITH_TUNER") == "1")
     if shipped_model:
         assert Path(summary["bundle"]["path"]).resolve().is_relative_to(app_dir.resolve())
@@ -212,3 +212,36 @@ def test_install_desktop_entry_points_at_the_built_app(tmp_path):
     assert "@" not in entry
     missing = subprocess.run(["sh", str(script), str(tmp_path / "nothing")], env=env, capture_output=True, text=True)
     assert missing.returncode != 0 and "make app" in missing.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_lite_app_without_tensorflow_builds_and_passes_its_self_test(tmp_path):
+    """`make app-lite`: no TensorFlow inside, scoring and heat maps through LiteRT, <= 250 MiB."""
+    pyinstaller = shutil.which("pyinstaller", path=str(Path(sys.executable).parent)) or shutil.which("pyinstaller")
+    if pyinstaller is None:
+        pytest.skip("PyInstaller is not installed (pip install -e .[dev])")
+    dist, work = tmp_path / "dist", tmp_path / "build"
+    env = dict(os.environ, PNEUMOSCOPE_APP_LITE="1")
+    build = subprocess.run(
+        [pyinstaller, "--noconfirm", "--clean", "--distpath", str(dist), "--workpath", str(work), str(SPEC)],
+        cwd=REPO, capture_output=True, text=True, timeout=1500, env=env,
+    )
+    assert build.returncode == 0, build.stderr[-4000:]
+    app_dir = dist / "PneumoscopeLite"
+    exe = app_dir / ("PneumoscopeLite.exe" if sys.platform == "win32" else "PneumoscopeLite")
+    internal = app_dir / "_internal"
+    assert not list(internal.glob("tensorflow*")) and not list(internal.glob("keras"))
+    run_env = dict(os.environ, PNEUMOSCOPE_HOME=str(tmp_path / "home"))
+    run_env.pop("QT_QPA_PLATFORM", None)
+    run_env.pop("PNEUMOSCOPE_BUNDLE", None)
+    res = subprocess.run([str(exe), "--self-test", "--json", str(tmp_path / "lite.json")], env=run_env,
+                         capture_output=True, text=True, timeout=600)
+    summary = json.loads((tmp_path / "lite.json").read_text())
+    assert res.returncode == 0 and summary["ok"], json.dumps(summary)[:3000] + res.stderr[-3000:]
+    assert summary["runtime"] == "litert" and summary["tensorflow_loaded"] is False
+    assert "Train" in summary["gui"]["screens"] and "Review" in summary["gui"]["screens"]
+    files = [p for p in app_dir.rglob("*") if p.is_file() and not p.is_symlink()]
+    size_mib = sum(p.stat().st_size for p in files) / 2**20
+    print(f"lite app: {size_mib:.1f} MiB")
+    assert size_mib <= 250, f"the lite app is {size_mib:.0f} MiB"

@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     print("loading the model...", file=out, flush=True)
     bundle = open_bundle(args.bundle)
-    _ = bundle.model  # load now: fail before listening, not on the first instance
+    _ = bundle.runtime or bundle.model  # load now: fail before listening, not on the first instance
     sending = bool(settings.destination_parsed()) or bool(settings.web_destination)
     node = Node(settings, BundleScorer(bundle, want_heatmap=sending and settings.send_secondary_capture))
     printer = _Printer(node, out, args.quiet)

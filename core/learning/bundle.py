@@ -57,6 +57,8 @@ class ModelBundle:
     safe_mode: bool = True
     _model: Any = field(default=None, repr=False)
     _scores: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    _runtime: Any = field(default=None, repr=False)
+    _runtime_checked: bool = field(default=False, repr=False)
 
     @property
     def threshold(self) -> float:
@@ -90,6 +92,46 @@ class ModelBundle:
             except Exception as exc:
                 raise BundleError(f"the model in {self.path} could not be loaded: {exc}") from exc
         return self._model
+
+    @property
+    def runtime(self) -> Any:
+        """The LiteRT runtime (``core.learning.runtime.LiteRuntime``) or ``None``: then the Keras
+        model scores. A bundle without a LiteRT file gets one on first use when TensorFlow is
+        installed (the card records its hash); the file is then used from the next call on."""
+        if not self._runtime_checked:
+            self._runtime_checked = True
+            if os.environ.get("PNEUMOSCOPE_RUNTIME") == "keras":  # benchmarks, and an escape hatch
+                return None
+            from core.learning.runtime import LITERT_FILE, litert_available, open_runtime
+
+            if litert_available():
+                if not (self.path / LITERT_FILE).is_file() or not self.card.get("litert"):
+                    self._convert_in_place()
+                if (self.card.get("litert") or {}).get("sha256") and (self.path / LITERT_FILE).is_file():
+                    self._runtime = open_runtime(self.path)
+            else:
+                import logging
+
+                logging.getLogger(__name__).warning(
+                    "LiteRT (ai-edge-litert) is not available here: TensorFlow scores %s", self.path)
+        return self._runtime
+
+    def _convert_in_place(self) -> None:
+        import importlib.util
+        import logging
+
+        log = logging.getLogger(__name__)
+        if importlib.util.find_spec("tensorflow") is None:
+            log.warning("%s has no LiteRT file and TensorFlow is not installed to make one", self.path)
+            return
+        try:
+            from core.learning.litert import write_litert
+
+            _, digest = write_litert(self.path, self.model)
+            self.card = update_card(self.path, {"litert": {"file": "model.tflite", "sha256": digest}})
+            log.info("converted %s to LiteRT", self.path)
+        except (OSError, BundleError) as exc:  # a read-only bundle: keep scoring with TensorFlow
+            log.warning("could not write a LiteRT file into %s: %s", self.path, exc)
 
     def _load_scores(self) -> dict[str, np.ndarray]:
         if self._scores is None:
@@ -134,6 +176,8 @@ class ModelBundle:
         """Model outputs for a float32 batch already preprocessed (N, S, S, C)."""
         if len(x) == 0:
             return np.zeros(0, dtype=np.float32)
+        if self.runtime is not None:
+            return self.runtime.raw_scores(x)
         return predict_scores(self.model, x)
 
     def score_pixels(self, pixels_uint8: np.ndarray) -> float:
@@ -232,6 +276,11 @@ def load_bundle(path: str | os.PathLike, safe_mode: bool = True) -> ModelBundle:
     if not expected or expected != actual:
         raise BundleError("the model file does not match its card: it was changed or corrupted")
     check_model_file(path / MODEL_FILE)
+    litert = card.get("litert")
+    if isinstance(litert, dict) and litert.get("sha256"):
+        lite_file = path / str(litert.get("file") or "model.tflite")
+        if not lite_file.is_file() or file_sha256(lite_file) != litert["sha256"]:
+            raise BundleError("the model's LiteRT file does not match its card: it was changed or corrupted")
     return ModelBundle(path=path, card=card, safe_mode=safe_mode)
 
 
@@ -252,6 +301,16 @@ def save_bundle(dest: str | os.PathLike, model, card: dict[str, Any], scores: di
         card.setdefault("name", dest.name)
         card.setdefault("created", _now())
         card["model_sha256"] = file_sha256(tmp / MODEL_FILE)
+        card.pop("litert", None)
+        try:
+            from core.learning.litert import write_litert
+
+            _, digest = write_litert(tmp, model)
+            card["litert"] = {"file": "model.tflite", "sha256": digest}
+        except Exception as exc:  # the Keras model still scores; log why
+            import logging
+
+            logging.getLogger(__name__).warning("no LiteRT file for %s: %s", dest, exc)
         (tmp / CARD_FILE).write_text(json.dumps(_jsonable(card), indent=2), encoding="utf-8")
         np.savez(tmp / SCORES_FILE, **{k: np.asarray(v) for k, v in scores.items()})
         (tmp / ".complete").write_text("ok")

@@ -195,18 +195,16 @@ def run_self_test(
 
         stage = "bundle"
         path = resolve_bundle(bundle_path)
-        t = time.perf_counter()
-        say("loading TensorFlow")
-        import keras  # noqa: F401
-        import tensorflow  # noqa: F401
-
-        timings["import_tensorflow"] = round(time.perf_counter() - t, 3)
         from core.learning.bundle import load_bundle
 
         t = time.perf_counter()
         say(f"loading the model bundle {path}")
         bundle = load_bundle(path)
-        _ = bundle.model
+        # Scoring runs on LiteRT; TensorFlow is loaded only where the bundle has no LiteRT model.
+        if bundle.runtime is None:
+            say("no LiteRT model: loading TensorFlow")
+            _ = bundle.model
+        summary["runtime"] = "litert" if bundle.runtime is not None else "tensorflow"
         timings["load_bundle"] = round(time.perf_counter() - t, 3)
         summary["bundle"] = {
             "path": str(path), "name": bundle.name, "sha256": bundle.sha256,
@@ -269,6 +267,7 @@ def run_self_test(
 
         stage = "versions"
         summary["tuning_available"] = _tuning_available()
+        summary["tensorflow_loaded"] = "tensorflow" in sys.modules
         summary.update(_versions())
         summary["ok"] = True
     except Exception as exc:

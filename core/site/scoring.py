@@ -18,7 +18,7 @@ from core.errors import PneumoscopeError
 from core.learning.data import load_arrays
 from core.progress import Cancelled, Progress
 from core.site.sets import SiteSet
-from core.trust.ood import bundle_spec, features_from_uint8, ood_score
+from core.trust.ood import bundle_features, bundle_spec, ood_score
 
 _CHUNK = 128
 
@@ -65,7 +65,7 @@ def score_files(
                 xf = np.repeat(xf, 3, axis=-1)
             scores.append(np.asarray(bundle.calibrate(bundle.raw_scores(xf)), dtype=np.float64))
             if spec is not None:
-                dists.append(ood_score(spec, features_from_uint8(bundle.model, x, channels)))
+                dists.append(ood_score(spec, bundle_features(bundle, xf)))
             kept += ok_paths
         if progress is not None:
             done = min(start + _CHUNK, len(paths))

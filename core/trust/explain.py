@@ -159,6 +159,11 @@ def gradcam_and_score(
     pixels = np.asarray(pixels_uint8)
     if pixels.ndim != 2:
         raise ValueError(f"expected a 2-D grey image, got shape {pixels.shape}")
+    runtime = getattr(bundle_or_model, "runtime", None) if layer_name is None else None
+    if runtime is not None:  # LiteRT: the same Grad-CAM computed inside the converted graph
+        score, _, cam = runtime.run(bundle_or_model.preprocess(pixels))
+        score = float(np.asarray(bundle_or_model.calibrate(np.array([score], np.float32))).reshape(-1)[0])
+        return _resize_map(cam, pixels.shape[0], pixels.shape[1]), score
     model, x = _model_and_input(bundle_or_model, pixels)
     cam, score = _runner(model, layer_name)(x)
     calibrate = getattr(bundle_or_model, "calibrate", None)

@@ -281,7 +281,7 @@ def bundle_ood_score(bundle: Any, pixels_uint8: np.ndarray) -> tuple[float, bool
     if spec is None:
         return None
     x = np.asarray(bundle.preprocess(pixels_uint8), dtype=np.float32)[None]
-    score = float(ood_score(spec, extract_features(bundle.model, x))[0])
+    score = float(ood_score(spec, bundle_features(bundle, x))[0])
     return score, bool(score > 1.0)
 
 
@@ -291,7 +291,15 @@ def batch_ood_scores(bundle: Any, pixels_list: Sequence[np.ndarray]) -> np.ndarr
     if spec is None:
         return None
     x = np.stack([np.asarray(bundle.preprocess(p), dtype=np.float32) for p in pixels_list])
-    return ood_score(spec, extract_features(bundle.model, x))
+    return ood_score(spec, bundle_features(bundle, x))
+
+
+def bundle_features(bundle: Any, x_float: np.ndarray) -> np.ndarray:
+    """Gate features for a preprocessed batch: through LiteRT when the bundle has it, else Keras."""
+    runtime = getattr(bundle, "runtime", None)
+    if runtime is not None:
+        return runtime.features(x_float)
+    return extract_features(bundle.model, x_float)
 
 
 def describe(score: float) -> str:

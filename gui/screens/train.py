@@ -45,6 +45,9 @@ def build_config(values: dict[str, Any]) -> Any:
 
 def run_training(values: dict[str, Any], tune: dict[str, Any] | None, progress=None, should_stop=None,
                  finetune: dict[str, Any] | None = None) -> Path:
+    from core.learning.runtime import require_tensorflow
+
+    require_tensorflow(progress)  # the label reads "Loading TensorFlow..." while it imports
     progress = throttled(progress, PROGRESS_INTERVAL_S)
     if finetune:
         from core.site.finetune import FinetuneConfig

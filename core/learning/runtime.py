@@ -1,0 +1,137 @@
+"""Scoring without TensorFlow: a bundle's ``model.tflite`` run by LiteRT (``ai_edge_litert``).
+
+One call gives the three things a case needs: the raw score, the features the OOD gate compares
+and the Grad-CAM map (see ``core.learning.litert`` for how the graph is built). This module never
+imports TensorFlow; where ``ai_edge_litert`` is not installed (no wheel for the platform) or the
+bundle has no LiteRT file, :func:`open_runtime` returns ``None`` and the caller falls back to the
+Keras model, and :func:`fallback_reason` says why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+LITERT_FILE = "model.tflite"
+
+
+def litert_available() -> bool:
+    try:
+        import ai_edge_litert.interpreter  # noqa: F401
+    except Exception:  # no wheel for this platform, or a broken install
+        return False
+    return True
+
+
+def fallback_reason(bundle_dir: str | Path) -> str | None:
+    """Why scoring would use TensorFlow for this bundle; ``None`` when LiteRT is used."""
+    if not litert_available():
+        return "LiteRT (ai-edge-litert) is not installed for this platform, so TensorFlow scores"
+    if not (Path(bundle_dir) / LITERT_FILE).is_file():
+        return "this model has no LiteRT file yet, so TensorFlow scores it"
+    return None
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Hold back what the C++ runtime writes to fd 2 while it starts (shown on an error, or
+    always with ``pneumoscope-cli --verbose`` / PNEUMOSCOPE_VERBOSE=1)."""
+    if os.environ.get("PNEUMOSCOPE_VERBOSE") == "1":
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            sys.stderr.write(held.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+class LiteRuntime:
+    """One LiteRT interpreter for one bundle (calls are serialised: an interpreter is not
+    thread-safe)."""
+
+    def __init__(self, model_file: str | Path, num_threads: int | None = None) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.path = Path(model_file)
+        with _quiet_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate" from C++
+            self._it = Interpreter(model_path=str(self.path), num_threads=num_threads)
+            self._it.allocate_tensors()
+        self._input = self._it.get_input_details()[0]
+        by_rank = {len(d["shape"]): d["index"] for d in self._it.get_output_details()}
+        if sorted(by_rank) != [1, 2, 3]:
+            raise ValueError(f"{self.path} is not a Pneumoscope LiteRT model (outputs {sorted(by_rank)})")
+        self._score, self._features, self._cam = by_rank[1], by_rank[2], by_rank[3]
+        self.input_shape = tuple(int(d) for d in self._input["shape"][1:])
+        self._lock = threading.Lock()
+
+    def run(self, x: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """(raw score, features (F,), cam (h, w)) for one preprocessed image (S, S, C)."""
+        x = np.asarray(x, dtype=np.float32).reshape((1, *self.input_shape))
+        with self._lock:
+            self._it.set_tensor(self._input["index"], x)
+            self._it.invoke()
+            score = float(self._it.get_tensor(self._score)[0])
+            feats = np.array(self._it.get_tensor(self._features)[0], dtype=np.float64)
+            cam = np.array(self._it.get_tensor(self._cam)[0], dtype=np.float32)
+        return score, feats, cam
+
+    def raw_scores(self, x: np.ndarray) -> np.ndarray:
+        return np.array([self.run(xi)[0] for xi in np.asarray(x, dtype=np.float32)], dtype=np.float32)
+
+    def features(self, x: np.ndarray) -> np.ndarray:
+        rows = [self.run(xi)[1] for xi in np.asarray(x, dtype=np.float32)]
+        return np.stack(rows) if rows else np.zeros((0, 0))
+
+
+def open_runtime(bundle_dir: str | Path) -> LiteRuntime | None:
+    """The bundle's LiteRT runtime, or ``None`` (then TensorFlow scores; the reason is logged)."""
+    reason = fallback_reason(bundle_dir)
+    if reason is not None:
+        log.info("%s: %s", bundle_dir, reason)
+        return None
+    return LiteRuntime(Path(bundle_dir) / LITERT_FILE)
+
+
+def require_tensorflow(progress: Any = None) -> None:
+    """Import TensorFlow for training, tuning or fine-tuning, saying so first (it takes seconds).
+
+    Raises a plain-language error where it is not installed (the lite app scores, sets
+    thresholds, reads and listens without it, but cannot train).
+    """
+    import sys
+
+    if sys.modules.get("tensorflow") is not None:
+        return
+    from core.errors import PneumoscopeError
+    from core.progress import Progress
+
+    if progress is not None:
+        progress(Progress("loading TensorFlow", message="Loading TensorFlow (needed to train; a few seconds)..."))
+    try:
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+    except ImportError as exc:
+        raise PneumoscopeError(
+            "Training needs TensorFlow, which this copy of Pneumoscope does not include. Use the full "
+            "app, or install it into this environment (pip install tensorflow-cpu)."
+        ) from exc
