@@ -66,7 +66,7 @@ def test_a_failing_gate_is_logged_and_on_the_case(bundle, chest_xray_dir, tmp_pa
     batch = score_files(broken, [path], audit=False)
     assert batch[0].score is not None and "Out-of-distribution check failed" in batch[0].warnings[0]
     result = write_scores(broken, [path], tmp_path / "s.csv")
-    row = next(csv.DictReader(Path(result["path"]).open()))
+    row = next(csv.DictReader(Path(result["path"]).read_text().splitlines()))
     assert "Out-of-distribution check failed" in row["warnings"]
     assert "Out-of-distribution check failed" in app_log_path().read_text()
 
