@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.adopt_dialog import ask_adoption, chooser_text
+from gui.adopt_dialog import ask_adoption
 from gui.metrics_table import MetricsTable
 from gui.plots import CurvePlot
 from gui.site_data import SiteDataControls
@@ -311,6 +311,7 @@ class ThresholdExplorer(QWidget):
         return choice
 
     def _choose_on_site(self, method: str, **kw: Any) -> Any:
+        from core.evaluation.choosers import chooser_text
         from core.site.calibrate import calibrate_site, format_calibration
 
         chooser = chooser_text(method, **kw)
