@@ -7,19 +7,19 @@ wherever it is scored. Nothing here knows about Qt.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import math
 import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from core.applog import log_failure
 from core.errors import PneumoscopeError
 from core.imaging import XRay, chest_warning, is_candidate_file, load_image
 from core.paths import atomic_open
@@ -32,7 +32,7 @@ POSITIVE, NEGATIVE = "PNEUMONIA", "NORMAL"
 # chest-view check fires: the model's number means nothing for such an image.
 NOT_APPLICABLE = "not applicable: not a chest X-ray like the training data"
 CSV_COLUMNS = ("file", "score", "label", "threshold", "threshold_source", "ood_distance", "ood_flag",
-               "chest_view_warning", "population_warning", "no_call_reason", "error")
+               "chest_view_warning", "population_warning", "no_call_reason", "error", "warnings")
 _BATCH = 32
 
 
@@ -53,6 +53,9 @@ class Case:
     no_call_reason: str | None = None  # set (and label None) when the gate or the view check fires
     heatmap: np.ndarray | None = None  # Grad-CAM, float32 HxW in [0, 1], the image's own size
     error: str | None = None
+    # What failed without stopping the score (Grad-CAM, the gate, the audit write), in plain words;
+    # each is also in the application log (core.applog).
+    warnings: list[str] = field(default_factory=list)
     sha256: str = ""
     t_score: float = 0.0  # seconds for the score (and heat map when asked)
     t_total: float = 0.0  # seconds for everything the model did for this case
@@ -189,7 +192,8 @@ def score_case(
             from core.trust.explain import gradcam_and_score
 
             heat, score = gradcam_and_score(bundle, xray.pixels)
-        except Exception:  # a model Grad-CAM cannot explain still gets a score
+        except Exception as exc:  # a model Grad-CAM cannot explain still gets a score, and says why
+            case.warnings.append(log_failure("Heat map (Grad-CAM)", exc))
             heat, score = None, float(bundle.score_pixels(xray.pixels))
     else:
         score = float(bundle.score_pixels(xray.pixels))
@@ -199,7 +203,8 @@ def score_case(
         from core.trust.ood import bundle_ood_score
 
         ood = bundle_ood_score(bundle, xray.pixels)
-    except Exception:  # a missing or failing gate must not hide the score
+    except Exception as exc:  # a failing gate must not hide the score, nor be hidden
+        case.warnings.append(log_failure("Out-of-distribution check", exc))
         ood = None
     if ood is not None:
         case.ood_distance, case.ood_flag = float(ood[0]), bool(ood[1])
@@ -211,7 +216,7 @@ def score_case(
     if audit:
         case.sha256 = case_hash(xray)
         _audit(lambda log: log.prediction(case.sha256, case.score, case.threshold, bundle=bundle,
-                                          no_call_reason=case.no_call_reason))
+                                          no_call_reason=case.no_call_reason), case)
     return case
 
 
@@ -240,7 +245,7 @@ def score_files(
 ) -> list[Case]:
     """Score many files in batches (no heat maps); unreadable files become cases with ``error``.
 
-    Every scored case is audited, as in :func:`score_case` (the scores CSV and ``predict`` too).
+    Every scored case gets its ``prediction`` audit record (case hash, never the path), as in Review.
     """
     if threshold is None:
         threshold, source = active_threshold(bundle)
@@ -257,9 +262,11 @@ def score_files(
             loaded = list(pool.map(_load_or_error, part))
             good = [x for x in loaded if isinstance(x, XRay)]
             scores = np.asarray(bundle.score_batch([x.pixels for x in good])) if good else np.zeros(0)
+            gate_warning = None
             try:
                 ood = batch_ood_scores(bundle, [x.pixels for x in good]) if good else None
-            except Exception:  # a failing gate must not hide the scores
+            except Exception as exc:  # a failing gate must not hide the scores, nor be hidden
+                gate_warning = log_failure("Out-of-distribution check", exc)
                 ood = None
             k = 0
             for path, item in zip(part, loaded, strict=True):
@@ -273,13 +280,15 @@ def score_files(
                     if ood is not None:
                         case.ood_distance = float(ood[k])
                         case.ood_flag = bool(case.ood_distance > 1.0)
+                    if gate_warning:
+                        case.warnings.append(gate_warning)
                     decide(case)
-                    k += 1
                     if audit:
                         case.sha256 = case_hash(item)
-                        _audit(lambda log, c=case: log.prediction(c.sha256, c.score, c.threshold, bundle=bundle,
-                                                                  no_call_reason=c.no_call_reason, batch=True))
+                    k += 1
                 cases.append(case)
+            if audit:
+                _audit_batch(bundle, cases[start:])
             if progress is not None:
                 done = start + len(part)
                 progress(Progress("predicting", batch=done, batches=len(paths), fraction=done / len(paths),
@@ -303,6 +312,7 @@ def case_row(case: Case) -> list[str]:
         case.population_warning or "",
         case.no_call_reason or "",
         case.error or ("" if scored else "could not be read or scored"),
+        "; ".join(case.warnings),
     ]
 
 
@@ -345,6 +355,26 @@ def summarize(cases: Sequence[Case]) -> dict[str, int]:
     }
 
 
-def _audit(write: Callable[[AuditLog], Any]) -> None:
-    with contextlib.suppress(Exception):  # auditing must never block review or scoring
+def _audit_batch(bundle: Any, cases: Sequence[Case]) -> None:
+    """One ``prediction`` record per scored case of a batch, through one log (fewer opens)."""
+    scored = [c for c in cases if c.score is not None and c.threshold is not None]
+    if not scored:
+        return
+
+    def write(log: AuditLog) -> None:
+        for c in scored:
+            log.prediction(c.sha256, c.score, c.threshold, bundle=bundle, no_call_reason=c.no_call_reason,
+                           source="batch")
+
+    _audit(write, *scored)
+
+
+def _audit(write: Callable[[AuditLog], Any], *cases: Case) -> None:
+    """Write to the audit log; a failure never blocks review or scoring, but is logged and told to
+    the cases it concerns (``Case.warnings``)."""
+    try:
         write(AuditLog())
+    except Exception as exc:
+        message = log_failure("Audit record", exc)
+        for case in cases:
+            case.warnings.append(message)

@@ -79,15 +79,19 @@ def main(argv: list[str] | None = None) -> int:
         from core.trust.audit import AuditLog
 
         AuditLog().app_start()
-    except Exception:
-        pass
+    except Exception as exc:  # the app runs on without its audit record, but the log says so
+        from core.applog import log_failure
+
+        log_failure("Audit record (app_start)", exc)
     code = app.exec()
     try:
         from core.trust.audit import AuditLog
 
         AuditLog().app_stop()
-    except Exception:
-        pass
+    except Exception as exc:  # the app runs on without its audit record, but the log says so
+        from core.applog import log_failure
+
+        log_failure("Audit record (app_stop)", exc)
     return code
 
 

@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     from core.evaluation.choosers import choose_threshold, parse_chooser
     from core.evaluation.evaluate import build_report, stored_scores
     from core.evaluation.operating import MetricsError
-    from core.evaluation.report import format_report, write_report
+    from core.evaluation.report import format_report
     from core.learning.bundle import BundleError, open_bundle
     from core.learning.scoring import evaluate_bundle
 
@@ -158,10 +158,12 @@ def run(args: argparse.Namespace) -> int:
     origin = None
     if threshold is None:  # the threshold in force: an adopted or site profile beside the model wins
         from core.cases import active_threshold
+        from core.evaluation.wording import report_threshold
 
         in_force, source = active_threshold(bundle)
-        if abs(in_force - float(bundle.threshold)) > 1e-12:
-            threshold, chosen_on, origin = in_force, "profile", f"The threshold in force for this model: {source}."
+        said = report_threshold(bundle.threshold, in_force, source)
+        if said["threshold"] is not None:
+            threshold, chosen_on, origin = said["threshold"], said["chosen_on"], said["origin"]
             header.append(f"Threshold {in_force:.4f} from the model's profile ({source}); "
                           "pass --threshold or --choose to use another.")
     report = build_report(bundle, scores, threshold, prevalence=args.prevalence, chosen_on=chosen_on,
@@ -176,7 +178,9 @@ def run(args: argparse.Namespace) -> int:
             numbers["parent_comparison"] = comparison.as_dict()
         print(json.dumps(numbers, indent=2), file=out)
     if args.report:
-        pdf = write_report(report, args.report, args.html, paper=args.paper)
+        from core.reporting import export_report
+
+        pdf = export_report(bundle, report, args.report, args.html, paper=args.paper)
         print(f"Report written to {pdf}" + (f" and {args.html}" if args.html else ""), file=out)
     return 0
 

@@ -174,3 +174,15 @@ def parse_chooser(text: str) -> tuple[str, dict[str, float]]:
         raise MetricsError(f"Write the {method} chooser with one target, e.g. '{method}:0.95', not {text!r}.")
     return method, {"target": _target({"target": nums[0]}, method)}
 
+
+
+def chooser_text(method: str, **kw: Any) -> str:
+    """The chooser as the command line writes it ("sens:0.95", "cost:5:1:0.2"): the inverse of
+    :func:`parse_chooser`, exact (``parse_chooser(chooser_text(m, **kw)) == (m, kw)``)."""
+    method = str(method).strip().lower()
+    if method in ("sens", "spec", "sens-smooth"):
+        return f"{method}:{float(kw['target'])!r}"
+    if method == "cost" and "cost_fn" in kw:
+        text = f"cost:{float(kw['cost_fn'])!r}:{float(kw['cost_fp'])!r}"
+        return text + (f":{float(kw['prevalence'])!r}" if kw.get("prevalence") is not None else "")
+    return method

@@ -110,3 +110,23 @@ def threshold_origin(
     if method == "manual":
         return f"Set by hand with {set_by or 'a number given by the user'}, for this report (no chooser was used)."
     return f"Chosen for this report by the {method} chooser on {place}."
+
+
+def report_threshold(
+    model_threshold: float, in_force: float, source: str, threshold: float | None = None,
+    set_by: str | None = None,
+) -> dict[str, Any]:
+    """What a report says about where ``threshold`` comes from, as :func:`build_report` arguments.
+
+    The one rule for the Evaluate screen and ``pneumoscope-cli evaluate``: the model's own threshold
+    is named by its card (``threshold=None``); the one in force from a profile (adopted or site) is
+    named by the profile (``source``); any other number was set by hand (``set_by``). ``threshold``
+    None means the one in force.
+    """
+    value = float(in_force if threshold is None else threshold)
+    if abs(float(model_threshold) - value) < 1e-12:
+        return {"threshold": None}
+    if abs(float(in_force) - value) < 1e-12:
+        return {"threshold": value, "chosen_on": "profile",
+                "origin": f"The threshold in force for this model: {source}."}
+    return {"threshold": value, "set_by": set_by}

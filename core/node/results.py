@@ -104,13 +104,9 @@ def render_overlay(source: Path, case: Any, model_sha256: str) -> np.ndarray:
     grey = _display_pixels(source, case)
     heat = getattr(case, "heatmap", None)
     if heat is not None:
-        heat = np.asarray(heat, dtype=np.float32)
-        if heat.shape != grey.shape:
-            resized = Image.fromarray(heat).resize((grey.shape[1], grey.shape[0]), Image.Resampling.BICUBIC)
-            heat = np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
-        from core.trust.explain import overlay_rgb
+        from core.trust.heatmap import render_heat_overlay  # the renderer Review's viewer uses
 
-        rgb = overlay_rgb(grey, heat, opacity=0.4)
+        rgb = render_heat_overlay(grey, np.asarray(heat, dtype=np.float32))
     else:
         rgb = np.repeat(grey[..., None], 3, axis=2)
     height, width = grey.shape

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import threading
 import weakref
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from core.imaging.preprocess import to_model_input
+from core.trust.heatmap import colormap_lut  # noqa: F401  (one colour table, in the renderer)
 
 _CONV_TYPES = ("Conv2D", "SeparableConv2D", "DepthwiseConv2D", "Conv2DTranspose")
 # Layers that keep the feature map's shape and meaning: Grad-CAM on the activated features
@@ -177,40 +177,17 @@ def gradcam(bundle_or_model: Any, pixels_uint8: np.ndarray, layer_name: str | No
     return gradcam_and_score(bundle_or_model, pixels_uint8, layer_name)[0]
 
 
-@lru_cache(maxsize=8)
-def colormap_lut(name: str = "jet") -> np.ndarray:
-    """256x3 uint8 lookup table from matplotlib's colormap registry (no pyplot, no Qt)."""
-    from matplotlib import colormaps
-
-    rgba = colormaps[name](np.linspace(0.0, 1.0, 256))
-    lut = np.rint(rgba[:, :3] * 255.0).astype(np.uint8)
-    lut.setflags(write=False)
-    return lut
 
 
 def overlay_rgb(
-    pixels_uint8: np.ndarray, heatmap: np.ndarray, opacity: float = 0.4, cmap: str = "jet"
+    pixels_uint8: np.ndarray, heatmap: np.ndarray, opacity: float = 0.45, cmap: str = "jet"
 ) -> np.ndarray:
-    """Blend a heat map over the grey image: uint8 HxWx3, ready to blit.
+    """Blend a heat map over the grey image: uint8 HxWx3, the pixels Review and the Secondary
+    Capture show (one renderer, :mod:`core.trust.heatmap`; ``cmap`` is kept for callers, jet only)."""
+    from core.trust.heatmap import render_heat_overlay
 
-    Each pixel's colour weight is ``opacity * heat``: cold regions stay plain X-ray, so the
-    reader still sees the anatomy under the map instead of a uniformly tinted image.
-    """
     grey = np.asarray(pixels_uint8)
     heat = np.asarray(heatmap, dtype=np.float32)
     if grey.ndim != 2 or heat.shape != grey.shape:
         raise ValueError(f"image {grey.shape} and heat map {heat.shape} must be the same 2-D size")
-    q = np.rint(np.clip(np.nan_to_num(heat, nan=0.0), 0.0, 1.0) * 255.0).astype(np.uint8)
-    keep, tint = _blend_tables(cmap, round(float(np.clip(opacity, 0.0, 1.0)) * 256))
-    # 8.8 fixed point per heat level: uint16 never overflows (255*256 + 128 < 65536) and a
-    # 1024x1024 blend stays a few table look-ups instead of float arithmetic on 3M values.
-    out = grey.astype(np.uint16)[..., None] * keep[q][..., None] + tint[q] + 128
-    return (out >> 8).astype(np.uint8)
-
-
-@lru_cache(maxsize=32)
-def _blend_tables(cmap: str, opacity_256: int) -> tuple[np.ndarray, np.ndarray]:
-    weight = np.rint(np.arange(256) * opacity_256 / 255.0).astype(np.uint16)  # colour weight / 256
-    keep = (256 - weight).astype(np.uint16)
-    tint = colormap_lut(cmap).astype(np.uint16) * weight[:, None]
-    return keep, tint
+    return render_heat_overlay(grey, heat, opacity)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-from typing import Any
 
 from PySide6.QtWidgets import (
     QDialog,
@@ -51,15 +50,3 @@ def ask_adoption(parent: QWidget, threshold: float) -> tuple[str, str] | None:
     if dialog.exec() != QDialog.DialogCode.Accepted:
         return None
     return dialog.user.text().strip(), dialog.reason.toPlainText().strip()
-
-
-def chooser_text(method: str, **kw: Any) -> str:
-    """The chooser as the command line writes it ("sens:0.95", "cost:5:1:0.2"), for profiles."""
-    if method == "sens":
-        return f"sens:{kw['target']:g}"
-    if method == "spec":
-        return f"spec:{kw['target']:g}"
-    if method == "cost":
-        text = f"cost:{kw['cost_fn']:g}:{kw['cost_fp']:g}"
-        return text + (f":{kw['prevalence']:g}" if kw.get("prevalence") is not None else "")
-    return method

@@ -61,16 +61,11 @@ def compute_evaluation(bundle: Any, split: str, data_root: str | None, threshold
         scores = evaluate_bundle(bundle, data_root, split, progress=progress, should_stop=should_stop)
     else:
         scores = stored_scores(bundle, split)
-    # The model's own threshold comes from the card, so the report names how it was chosen; a
-    # profile's (adopted or site) is named by the profile; anything else was set on the screen.
-    if abs(float(bundle.threshold) - threshold) < 1e-12:
-        report = build_report(bundle, scores=scores, threshold=None, split=split)
-    elif abs(in_force - threshold) < 1e-12:
-        report = build_report(bundle, scores=scores, threshold=threshold, split=split, chosen_on="profile",
-                              origin=f"The threshold in force for this model: {source}.")
-    else:
-        report = build_report(bundle, scores=scores, threshold=threshold, split=split,
+    from core.evaluation.wording import report_threshold
+
+    origin = report_threshold(bundle.threshold, in_force, source, threshold,
                               set_by="the threshold set on the Threshold screen, not adopted")
+    report = build_report(bundle, scores=scores, split=split, **origin)
     figures = {
         "roc": roc_figure(scores.y_true, scores.y_score, threshold=threshold),
         "calibration": calibration_figure(scores.y_true, scores.y_score, threshold=threshold),
@@ -79,12 +74,9 @@ def compute_evaluation(bundle: Any, split: str, data_root: str | None, threshold
 
 
 def export_report(bundle: Any, report: Any, pdf_path: str) -> str:
-    from core.evaluation.report import write_report
-    from core.trust.audit import AuditLog
+    from core.reporting import export_report as export
 
-    path = write_report(report, pdf_path)
-    AuditLog().report_exported(path, bundle=bundle, split=report.split, threshold=report.threshold)
-    return str(path)
+    return str(export(bundle, report, pdf_path))
 
 
 class EvaluateWidget(QWidget):

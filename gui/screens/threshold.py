@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.dialogs.adopt_dialog import ask_adoption, chooser_text
+from gui.dialogs.adopt_dialog import ask_adoption
 from gui.state import AppState
 from gui.widgets.common import ConfusionMatrixWidget, MessageBanner
 from gui.widgets.metrics_table import MetricsTable
@@ -316,6 +316,7 @@ class ThresholdExplorer(QWidget):
         return choice
 
     def _choose_on_site(self, method: str, **kw: Any) -> Any:
+        from core.evaluation.choosers import chooser_text
         from core.site.calibrate import calibrate_site, format_calibration
 
         chooser = chooser_text(method, **kw)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPixmap, QTransform
+from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QGraphicsPixmapItem,
     QGraphicsScene,
@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (
     QGraphicsView,
     QToolButton,
 )
+
+from core.trust.heatmap import OVERLAY_OPACITY, blend, heat_layer, heat_rgba, smooth_heat  # noqa: F401  (Review colours on its worker)
 
 FULL_CENTER = 127.5
 FULL_WIDTH = 255.0
@@ -31,66 +33,6 @@ def rgba_qimage(rgba: np.ndarray) -> QImage:
     arr = np.ascontiguousarray(rgba, dtype=np.uint8)
     h, w, _ = arr.shape
     return QImage(arr.data, w, h, arr.strides[0], QImage.Format.Format_RGBA8888).copy()
-
-
-def _gaussian_rows(a: np.ndarray, sigma: float) -> np.ndarray:
-    radius = max(1, round(3 * sigma))
-    x = np.arange(-radius, radius + 1, dtype=np.float32)
-    kernel = np.exp(-0.5 * (x / sigma) ** 2)
-    kernel /= kernel.sum()
-    padded = np.pad(a, ((0, 0), (radius, radius)), mode="edge")
-    return np.apply_along_axis(lambda r: np.convolve(r, kernel, mode="valid"), 1, padded)
-
-
-def smooth_heat(heat: np.ndarray, work: int = 128, sigma_fraction: float = 0.015,
-                out_size: tuple[int, int] | None = None) -> np.ndarray:
-    """Round off the corners of a Grad-CAM map that was bilinearly enlarged from a coarse grid.
-
-    Bilinear enlargement of an 8x8 map draws straight-edged squares and L shapes once weak
-    values are faded out, and readers take such edges for a finding's outline. A Gaussian of
-    1.5% of the image side (worked out on a 128 px copy, a few milliseconds) rounds them off.
-    Values are not renormalised and the blur is kept small, because any blur lowers a narrow
-    strong peak more than a broad weaker patch (at 3% their order flipped on a test map).
-    Display only: scores are untouched. ``out_size`` (width, height) defaults to the input's.
-    """
-    from PIL import Image
-
-    if heat.ndim != 2 or min(heat.shape) < 8:
-        return heat
-    h, w = heat.shape
-    small = np.asarray(Image.fromarray(heat, mode="F").resize((work, work), Image.Resampling.BOX), dtype=np.float32)
-    sigma = sigma_fraction * work
-    small = _gaussian_rows(_gaussian_rows(small, sigma).T, sigma).T.astype(np.float32)
-    big = Image.fromarray(small, mode="F").resize(out_size or (w, h), Image.Resampling.BILINEAR)
-    return np.clip(np.asarray(big, dtype=np.float32), 0.0, 1.0)
-
-
-OVERLAY_MAX_SIDE = 256
-
-
-def heat_rgba(heat: np.ndarray, max_side: int = OVERLAY_MAX_SIDE) -> np.ndarray:
-    """Colour a [0, 1] heatmap for display; weak evidence fades out so anatomy stays visible.
-
-    The map holds an 8x8-ish grid's worth of detail, so it is coloured at most ``max_side``
-    pixels across (the viewer stretches it over the image with smooth filtering): colouring a
-    1024 px map pixel by pixel cost ~35 ms per case for nothing visible.
-    """
-    from core.trust.explain import colormap_lut
-
-    heat = np.clip(np.nan_to_num(np.asarray(heat, dtype=np.float32)), 0.0, 1.0)
-    out_size = None
-    if heat.ndim == 2 and max(heat.shape) > max_side:
-        k = max_side / max(heat.shape)
-        out_size = (max(1, round(heat.shape[1] * k)), max(1, round(heat.shape[0] * k)))
-    h = smooth_heat(heat, out_size=out_size)
-    index = (h * 255.0).astype(np.uint8)
-    # Below 40% of the peak the map is fully transparent: a diffuse wash of colour
-    # over the whole film hides the anatomy and says nothing.
-    alpha = (np.clip((np.arange(256, dtype=np.float32) / 255.0 - 0.4) / 0.4, 0.0, 1.0) * 255).astype(np.uint8)
-    rgba = np.empty((*h.shape, 4), dtype=np.uint8)
-    rgba[..., :3] = colormap_lut("jet")[index]
-    rgba[..., 3] = alpha[index]
-    return rgba
 
 
 def window_lut(center: float, width: float, invert: bool) -> np.ndarray:
@@ -117,23 +59,20 @@ class ImageView(QGraphicsView):
         self.setMinimumSize(320, 320)
         self._image_item = QGraphicsPixmapItem()
         self._image_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
-        self._overlay_item = QGraphicsPixmapItem()
-        self._overlay_item.setZValue(1)
-        self._overlay_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
-        self._overlay_item.setVisible(False)
         self.scene().addItem(self._image_item)
-        self.scene().addItem(self._overlay_item)
         self._placeholder = QGraphicsTextItem()
         self._placeholder.setDefaultTextColor(QColor("#9aa4b1"))
         self._placeholder.setFont(QFont(self.font().family(), 13))
         self.scene().addItem(self._placeholder)
         self._pixels: np.ndarray | None = None
+        self._layer: np.ndarray | None = None
         self.center = FULL_CENTER
         self.width_ = FULL_WIDTH
         self.inverted = False
         self._fit_mode = True
         self._wl_drag: QPointF | None = None
-        self._overlay_opacity = 0.45
+        self._overlay_opacity = OVERLAY_OPACITY
+        self._overlay_visible = True
         self.set_placeholder(
             "Drop a chest X-ray here\n(DICOM, PNG, JPEG)\n\nor use File > Open image / Open folder"
         )
@@ -174,38 +113,54 @@ class ImageView(QGraphicsView):
             return None
         return window_lut(self.center, self.width_, self.inverted)[self._pixels]
 
+    def displayed_rgb(self) -> np.ndarray | None:
+        """The pixels on screen: the windowed image, with the heat map blended by core when shown
+        (the same :func:`core.trust.heatmap.blend` as the Secondary Capture)."""
+        shown = self.displayed_pixels()
+        if shown is None:
+            return None
+        if self._layer is None or not self._overlay_visible:
+            return np.repeat(shown[..., None], 3, axis=2)
+        return blend(shown, self._layer, self._overlay_opacity)
+
     def _render(self) -> None:
         shown = self.displayed_pixels()
         if shown is not None:
-            self._image_item.setPixmap(QPixmap.fromImage(gray_qimage(shown)))
+            if self._layer is None or not self._overlay_visible:
+                self._image_item.setPixmap(QPixmap.fromImage(gray_qimage(shown)))
+            else:
+                rgb = self.displayed_rgb()
+                rgba = np.concatenate([rgb, np.full((*rgb.shape[:2], 1), 255, np.uint8)], axis=2)
+                self._image_item.setPixmap(QPixmap.fromImage(rgba_qimage(rgba)))
         self.windowChanged.emit(self.center, self.width_)
 
     def set_overlay(self, rgba: np.ndarray | None) -> None:
+        """Show a coloured heat map (:func:`core.trust.heatmap.heat_rgba`) over the image."""
         if rgba is None or self._pixels is None:
             self.clear_overlay()
             return
-        pix = QPixmap.fromImage(rgba_qimage(rgba))
-        h, w = self._pixels.shape
-        # A smaller overlay is stretched over the image when painted (smooth filtering), which
-        # costs nothing up front, unlike scaling the pixmap to the image's full size here.
-        self._overlay_item.setTransform(QTransform.fromScale(w / pix.width(), h / pix.height()))
-        self._overlay_item.setPixmap(pix)
-        self._overlay_item.setOpacity(self._overlay_opacity)
+        self._layer = heat_layer(rgba, *self._pixels.shape)
+        self._render()
 
     def clear_overlay(self) -> None:
-        self._overlay_item.setPixmap(QPixmap())
+        had = self._layer is not None
+        self._layer = None
+        if had:
+            self._render()
 
     def has_overlay(self) -> bool:
-        return not self._overlay_item.pixmap().isNull()
+        return self._layer is not None
 
     def set_overlay_visible(self, visible: bool) -> None:
-        self._overlay_item.setVisible(visible)
+        if bool(visible) != self._overlay_visible:
+            self._overlay_visible = bool(visible)
+            self._render()
 
     def set_overlay_opacity(self, opacity: float) -> None:
         self._overlay_opacity = float(opacity)
-        self._overlay_item.setOpacity(self._overlay_opacity)
+        if self._layer is not None and self._overlay_visible:
+            self._render()
 
-    # --- display transforms ----------------------------------------------------------
     def set_window(self, center: float, width: float) -> None:
         self.center = float(np.clip(center, -128.0, 383.0))
         self.width_ = float(np.clip(width, 1.0, 512.0))

@@ -28,7 +28,7 @@ def test_predict_then_audit_tail_lists_every_scored_file(chest_xray_dir, tmp_pat
     assert tail.returncode == 0, tail.stderr
     log = (tmp_path / "home" / "logs" / "audit.jsonl").read_text().splitlines()
     predictions = [r for r in map(json.loads, log) if r["event"] == "prediction"]
-    assert len(predictions) == 3 and all(r["batch"] is True and len(r["case_hash"]) == 64 for r in predictions)
+    assert len(predictions) == 3 and all(r.get("source") == "batch" and len(r["case_hash"]) == 64 for r in predictions)
     assert len({r["case_hash"] for r in predictions}) == 3
     assert tail.stdout.count("prediction") >= 3
     assert not any(str(images[0].name) in line for line in log)  # no file names in clear

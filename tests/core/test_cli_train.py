@@ -33,7 +33,8 @@ def test_cli_train_then_predict(tmp_path, capsys):
     rows = list(csv.DictReader(csv_path.open()))
     assert len(rows) == 7
     assert list(rows[0]) == ["file", "score", "label", "threshold", "threshold_source", "ood_distance",
-                             "ood_flag", "chest_view_warning", "population_warning", "no_call_reason", "error"]
+                             "ood_flag", "chest_view_warning", "population_warning", "no_call_reason", "error",
+                             "warnings"]
     broken = [r for r in rows if r["file"].endswith("broken.png")]
     assert broken and broken[0]["error"] and broken[0]["score"] == ""
     for r in rows:

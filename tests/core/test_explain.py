@@ -121,14 +121,14 @@ def test_rejects_colour_input():
 
 
 def test_overlay():
-    grey = np.full((10, 12), 100, np.uint8)
-    heat = np.zeros((10, 12), np.float32)
-    heat[0, 0] = 1.0
+    grey = np.full((40, 48), 100, np.uint8)
+    heat = np.zeros((40, 48), np.float32)
+    heat[:20, :24] = 1.0
     out = overlay_rgb(grey, heat, opacity=0.5)
-    assert out.shape == (10, 12, 3) and out.dtype == np.uint8
-    assert (out[5, 5] == 100).all()  # cold pixels stay plain grey
+    assert out.shape == (40, 48, 3) and out.dtype == np.uint8
+    assert (out[35, 40] == 100).all()  # cold pixels stay plain grey
     expected = np.rint(100 + 0.5 * (colormap_lut("jet")[255].astype(float) - 100))
-    assert np.abs(out[0, 0].astype(int) - expected).max() <= 1
+    assert np.abs(out[2, 2].astype(int) - expected).max() <= 2
     assert np.array_equal(overlay_rgb(grey, heat, opacity=0.0)[..., 0], grey)
     assert colormap_lut("inferno").shape == (256, 3)
     with pytest.raises(ValueError):

@@ -260,8 +260,9 @@ def test_small_overlay_covers_the_whole_image(qtbot):
     rgba = heat_rgba(heat)
     assert max(rgba.shape[:2]) == 256 and rgba.shape[0] / rgba.shape[1] == pytest.approx(1.5, abs=0.01)
     view.set_overlay(rgba)
-    rect = view._overlay_item.sceneBoundingRect()
-    assert (rect.x(), rect.y(), rect.width(), rect.height()) == pytest.approx((0, 0, 600, 900))
+    shown = view.displayed_rgb()
+    assert shown.shape == (900, 600, 3)
+    assert (shown[:60, :40, 2] != 100).any() and (shown[-200:, -200:] == 100).all()
     # The coloured part stays where the evidence is once stretched over the image.
     ys, xs = np.nonzero(rgba[..., 3] > 0)
     assert ys.max() * 900 / rgba.shape[0] < 200 and xs.max() * 600 / rgba.shape[1] < 150
