@@ -130,7 +130,7 @@ class ModelBundle:
             _, digest = write_litert(self.path, self.model)
             self.card = update_card(self.path, {"litert": {"file": "model.tflite", "sha256": digest}})
             log.info("converted %s to LiteRT", self.path)
-        except (OSError, BundleError) as exc:  # a read-only bundle: keep scoring with TensorFlow
+        except Exception as exc:  # a read-only bundle or a graph LiteRT cannot take: TensorFlow scores
             log.warning("could not write a LiteRT file into %s: %s", self.path, exc)
 
     def _load_scores(self) -> dict[str, np.ndarray]:
