@@ -54,25 +54,14 @@ def import_tensorflow_quietly() -> None:
     if the import fails, what was held back is printed with the error.
     """
     import logging
-    import tempfile
     import warnings
 
+    from core.learning.runtime import held_stderr
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
-        try:
-            import keras  # noqa: F401
-            import tensorflow as tf
-        except BaseException:
-            os.dup2(saved, 2)
-            held.seek(0)
-            sys.stderr.write(held.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+    with held_stderr():
+        import keras  # noqa: F401
+        import tensorflow as tf
     tf.get_logger().setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module=r"keras(\..*)?$")

@@ -43,9 +43,10 @@ def fallback_reason(bundle_dir: str | Path) -> str | None:
 
 
 @contextlib.contextmanager
-def _quiet_stderr():
-    """Hold back what the C++ runtime writes to fd 2 while it starts (shown on an error, or
-    always with ``pneumoscope-cli --verbose`` / PNEUMOSCOPE_VERBOSE=1)."""
+def held_stderr():
+    """Hold back what C++ libraries (LiteRT, TensorFlow) write to fd 2 while they start: Python's
+    logging settings do not reach it. Shown on an error, or always with ``--verbose``
+    (PNEUMOSCOPE_VERBOSE=1)."""
     if os.environ.get("PNEUMOSCOPE_VERBOSE") == "1":
         yield
         return
@@ -73,7 +74,7 @@ class LiteRuntime:
         from ai_edge_litert.interpreter import Interpreter
 
         self.path = Path(model_file)
-        with _quiet_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate" from C++
+        with held_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate" from C++
             self._it = Interpreter(model_path=str(self.path), num_threads=num_threads)
             self._it.allocate_tensors()
         self._input = self._it.get_input_details()[0]
