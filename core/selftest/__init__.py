@@ -205,7 +205,7 @@ def run_self_test(
             say("no LiteRT model: loading TensorFlow")
             _ = bundle.model
         summary["runtime"] = "litert" if bundle.runtime is not None else "tensorflow"
-        timings["load_bundle"] = round(time.perf_counter() - t, 3)
+        timings["load_bundle"] = round(time.perf_counter() - t, 6)
         summary["bundle"] = {
             "path": str(path), "name": bundle.name, "sha256": bundle.sha256,
             "threshold": bundle.threshold, "input_shape": list(bundle.input_shape),
@@ -232,7 +232,7 @@ def run_self_test(
         say("scoring one image")
         t = time.perf_counter()
         score = bundle.score_pixels(pixels)
-        timings["first_score"] = round(time.perf_counter() - t, 3)
+        timings["first_score"] = round(time.perf_counter() - t, 6)
         timings["to_first_score"] = clock.now()
         if not (np.isfinite(score) and 0.0 <= score <= 1.0):
             raise SelfTestError(f"the model returned an invalid score ({score})")
@@ -245,7 +245,7 @@ def run_self_test(
 
         t = time.perf_counter()
         heat, cam_score = gradcam_and_score(bundle, pixels)
-        timings["gradcam"] = round(time.perf_counter() - t, 3)
+        timings["gradcam"] = round(time.perf_counter() - t, 6)
         if heat.shape != pixels.shape or not np.isfinite(heat).all() or heat.min() < 0 or heat.max() > 1:
             raise SelfTestError(f"the heat map is malformed (shape {heat.shape}, image {pixels.shape})")
         if abs(cam_score - score) > 1e-3:
@@ -257,7 +257,7 @@ def run_self_test(
             say("building every screen with the model loaded")
             t = time.perf_counter()
             summary["gui"] = (summary.get("gui") or {}) | ui.show_bundle(bundle)
-            timings["all_screens"] = round(time.perf_counter() - t, 3)
+            timings["all_screens"] = round(time.perf_counter() - t, 6)
 
         if train:
             stage = "train"
