@@ -156,7 +156,7 @@ def run_once(args: argparse.Namespace, runtime: str) -> dict:
                 break
             if not args.no_forward and c["sent"] + c.get("send_failed", 0) >= acked and t_scored is not None:
                 rows = inbox.worklist.rows()
-                if all(r.sent for r in rows):
+                if all(r.sent for r in rows):  # "sent" or "failed: why": every instance has an outcome
                     t_sent = now
                     break
             if now > 3600:
@@ -180,7 +180,9 @@ def run_once(args: argparse.Namespace, runtime: str) -> dict:
             print(f"forwarded: {t_sent:.1f} s = {c['sent'] / t_sent:.2f} instances/s; Orthanc holds {in_orthanc} "
                   f"result objects (expected {2 * acked}: SC + SR each)")
             lost += max(0, 2 * acked - in_orthanc) // 2
-        lost += acked - c["on_disk"] + (c["on_disk"] - c["scored"])
+        lost += acked - c["on_disk"] + (c["on_disk"] - c["scored"]) + c.get("send_failed", 0)
+        if c.get("send_failed"):
+            print(f"results not sent: {c['send_failed']} (see the worklist's send_failed records)")
         print(f"lost: {lost}")
         rates["lost"] = lost
         return rates

@@ -186,8 +186,8 @@ def score_case(
     case.chest_warning = chest_warning(xray)
     case.population_warning = population_check(bundle, xray)
     t0 = time.perf_counter()
-    heat = None
-    if want_heatmap:
+    heat, ood = None, None
+    if want_heatmap and getattr(bundle, "runtime", None) is None:
         try:
             from core.trust.explain import gradcam_and_score
 
@@ -195,19 +195,31 @@ def score_case(
         except Exception as exc:  # a model Grad-CAM cannot explain still gets a score, and says why
             case.warnings.append(log_failure("Heat map (Grad-CAM)", exc))
             heat, score = None, float(bundle.score_pixels(xray.pixels))
+        features = _gate_features(bundle, xray.pixels, case)
+    elif want_heatmap:  # LiteRT: score, gate features and Grad-CAM come from one pass
+        from core.trust.explain import heat_from_cam
+
+        raw, features, cam = bundle.runtime.run(bundle.preprocess(xray.pixels))
+        score = float(bundle.calibrate(np.array([raw], dtype=np.float32))[0])
+        try:
+            heat = heat_from_cam(cam, xray.pixels.shape)
+        except Exception as exc:
+            case.warnings.append(log_failure("Heat map (Grad-CAM)", exc))
+        features = features[None]
     else:
-        score = float(bundle.score_pixels(xray.pixels))
+        scores, features = bundle.scores_and_features([xray.pixels], want_features=_has_gate(bundle))
+        score = float(scores[0])
     case.t_score = time.perf_counter() - t0
     case.score = float(score)
     try:
-        from core.trust.ood import bundle_ood_score
+        from core.trust.ood import gate_scores
 
-        ood = bundle_ood_score(bundle, xray.pixels)
+        gated = gate_scores(bundle, features)
+        ood = None if gated is None else float(gated[0])
     except Exception as exc:  # a failing gate must not hide the score, nor be hidden
         case.warnings.append(log_failure("Out-of-distribution check", exc))
-        ood = None
     if ood is not None:
-        case.ood_distance, case.ood_flag = float(ood[0]), bool(ood[1])
+        case.ood_distance, case.ood_flag = ood, bool(ood > 1.0)
     decide(case)
     case.heatmap = heat
     case.t_total = time.perf_counter() - t0
@@ -218,6 +230,25 @@ def score_case(
         _audit(lambda log: log.prediction(case.sha256, case.score, case.threshold, bundle=bundle,
                                           no_call_reason=case.no_call_reason), case)
     return case
+
+
+def _has_gate(bundle: Any) -> bool:
+    from core.trust.ood import bundle_spec
+
+    return bundle_spec(bundle) is not None
+
+
+def _gate_features(bundle: Any, pixels: np.ndarray, case: Case) -> np.ndarray | None:
+    """The gate's features for one image (Keras path: a second pass), ``None`` without a gate."""
+    if not _has_gate(bundle):
+        return None
+    try:
+        from core.trust.ood import bundle_features
+
+        return bundle_features(bundle, np.asarray(bundle.preprocess(pixels), dtype=np.float32)[None])
+    except Exception as exc:
+        case.warnings.append(log_failure("Out-of-distribution check", exc))
+        return None
 
 
 def population_check(bundle: Any, xray: XRay) -> str | None:
@@ -232,6 +263,22 @@ def _load_or_error(path: str) -> XRay | str:
         return load_image(path)
     except PneumoscopeError as exc:
         return str(exc)
+
+
+def score_with_gate_features(bundle: Any, pixels_list: list[np.ndarray]) -> tuple[np.ndarray, Any]:
+    """Scores and gate features in one pass; where only the features fail (Keras path), the
+    scores stand and the exception comes back in place of the features."""
+    want = _has_gate(bundle)
+    if getattr(bundle, "runtime", None) is not None or not want:
+        return bundle.scores_and_features(pixels_list, want_features=want)
+    scores, _ = bundle.scores_and_features(pixels_list, want_features=False)
+    try:
+        from core.trust.ood import bundle_features
+
+        x = np.stack([np.asarray(bundle.preprocess(p), dtype=np.float32) for p in pixels_list])
+        return scores, bundle_features(bundle, x)
+    except Exception as exc:
+        return scores, exc
 
 
 def score_files(
@@ -250,7 +297,7 @@ def score_files(
     if threshold is None:
         threshold, source = active_threshold(bundle)
         threshold_source = threshold_source or source
-    from core.trust.ood import batch_ood_scores
+    from core.trust.ood import gate_scores
 
     paths = [str(p) for p in paths]
     cases: list[Case] = []
@@ -261,13 +308,18 @@ def score_files(
             part = paths[start:start + _BATCH]
             loaded = list(pool.map(_load_or_error, part))
             good = [x for x in loaded if isinstance(x, XRay)]
-            scores = np.asarray(bundle.score_batch([x.pixels for x in good])) if good else np.zeros(0)
             gate_warning = None
-            try:
-                ood = batch_ood_scores(bundle, [x.pixels for x in good]) if good else None
-            except Exception as exc:  # a failing gate must not hide the scores, nor be hidden
-                gate_warning = log_failure("Out-of-distribution check", exc)
-                ood = None
+            ood = None
+            if good:
+                scores, features = score_with_gate_features(bundle, [x.pixels for x in good])
+                try:
+                    if isinstance(features, Exception):
+                        raise features
+                    ood = gate_scores(bundle, features)
+                except Exception as exc:  # a failing gate must not hide the scores, nor be hidden
+                    gate_warning = log_failure("Out-of-distribution check", exc)
+            else:
+                scores = np.zeros(0)
             k = 0
             for path, item in zip(part, loaded, strict=True):
                 case = Case(path=path, threshold=float(threshold), threshold_source=threshold_source or "")

@@ -189,6 +189,28 @@ class ModelBundle:
         x = np.stack([self.preprocess(p) for p in pixels_list])
         return self.calibrate(self.raw_scores(x))
 
+    def scores_and_features(
+        self, pixels_list: Sequence[np.ndarray], want_features: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Calibrated scores and the OOD gate's features, from one model pass per image where
+        LiteRT runs (its graph gives both); ``None`` features when not wanted."""
+        if len(pixels_list) == 0:
+            return np.zeros(0, dtype=np.float32), (np.zeros((0, 0)) if want_features else None)
+        x = np.stack([self.preprocess(p) for p in pixels_list])
+        if self.runtime is not None:
+            outs = [self.runtime.run(xi) for xi in x]
+            raw = np.array([o[0] for o in outs], dtype=np.float32)
+            feats = np.stack([o[1] for o in outs]) if want_features else None
+        else:
+            raw = predict_scores(self.model, x)
+            if want_features:
+                from core.trust.ood import extract_features
+
+                feats = extract_features(self.model, x)
+            else:
+                feats = None
+        return self.calibrate(raw), feats
+
     def score_paths(
         self,
         paths: Sequence[str | os.PathLike],

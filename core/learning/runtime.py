@@ -67,33 +67,43 @@ def held_stderr():
 
 
 class LiteRuntime:
-    """One LiteRT interpreter for one bundle (calls are serialised: an interpreter is not
-    thread-safe)."""
+    """A bundle's LiteRT model, one interpreter per thread (an interpreter is not thread-safe,
+    and LiteRT's ``invoke`` lets other threads run, so threads that score at once do not wait
+    on each other)."""
 
     def __init__(self, model_file: str | Path, num_threads: int | None = None) -> None:
-        from ai_edge_litert.interpreter import Interpreter
-
         self.path = Path(model_file)
-        with held_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate" from C++
-            self._it = Interpreter(model_path=str(self.path), num_threads=num_threads)
-            self._it.allocate_tensors()
-        self._input = self._it.get_input_details()[0]
-        by_rank = {len(d["shape"]): d["index"] for d in self._it.get_output_details()}
+        self._content = self.path.read_bytes()  # every thread's interpreter reads the same model
+        self._num_threads = num_threads
+        self._local = threading.local()
+        it = self._interpreter()
+        by_rank = {len(d["shape"]): d["index"] for d in it.get_output_details()}
         if sorted(by_rank) != [1, 2, 3]:
             raise ValueError(f"{self.path} is not a Pneumoscope LiteRT model (outputs {sorted(by_rank)})")
         self._score, self._features, self._cam = by_rank[1], by_rank[2], by_rank[3]
+        self._input = it.get_input_details()[0]
         self.input_shape = tuple(int(d) for d in self._input["shape"][1:])
-        self._lock = threading.Lock()
+
+    def _interpreter(self) -> Any:
+        it = getattr(self._local, "interpreter", None)
+        if it is None:
+            from ai_edge_litert.interpreter import Interpreter
+
+            with held_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate" from C++
+                it = Interpreter(model_content=self._content, num_threads=self._num_threads)
+                it.allocate_tensors()
+            self._local.interpreter = it
+        return it
 
     def run(self, x: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """(raw score, features (F,), cam (h, w)) for one preprocessed image (S, S, C)."""
         x = np.asarray(x, dtype=np.float32).reshape((1, *self.input_shape))
-        with self._lock:
-            self._it.set_tensor(self._input["index"], x)
-            self._it.invoke()
-            score = float(self._it.get_tensor(self._score)[0])
-            feats = np.array(self._it.get_tensor(self._features)[0], dtype=np.float64)
-            cam = np.array(self._it.get_tensor(self._cam)[0], dtype=np.float32)
+        it = self._interpreter()
+        it.set_tensor(self._input["index"], x)
+        it.invoke()
+        score = float(it.get_tensor(self._score)[0])
+        feats = np.array(it.get_tensor(self._features)[0], dtype=np.float64)
+        cam = np.array(it.get_tensor(self._cam)[0], dtype=np.float32)
         return score, feats, cam
 
     def raw_scores(self, x: np.ndarray) -> np.ndarray:

@@ -96,12 +96,12 @@ def build_assessment_sr(record: dict[str, Any], ai_sr: Any, source_ref: Any) -> 
     )
     from core.node.tid1500 import IMAGING_PROCEDURE, _lenient_image_library
 
-    with _lenient_image_library():
-        report = hd.sr.MeasurementReport(
-            observation_context=hd.sr.ObservationContext(observer_person_context=person),
-            procedure_reported=IMAGING_PROCEDURE,
-            imaging_measurements=[group],
-        )
+    _lenient_image_library()
+    report = hd.sr.MeasurementReport(
+        observation_context=hd.sr.ObservationContext(observer_person_context=person),
+        procedure_reported=IMAGING_PROCEDURE,
+        imaging_measurements=[group],
+    )
     verdict = str(record["verdict"]).lower()
     items: list[Any] = [hd.sr.CodeContentItem(AGREES, YES if verdict == "agree" else NO, relationship_type=rel)]
     truth = _label_code(record.get("true_label"))

@@ -182,5 +182,6 @@ class Inbox:
             "failed": sum(1 for r in rows if r.status == "failed"),
             "queued": sum(1 for r in rows if r.status == "queued"),
             "sent": sum(1 for r in rows if r.sent == "sent"),
+            "send_failed": sum(1 for r in rows if r.sent.startswith("failed")),
             "partial_files": sum(1 for _ in self.instances.glob(f"{PART_PREFIX}*")),
         }

@@ -27,8 +27,7 @@ The free-form Comprehensive SR of :mod:`core.node.results` stays available (``sr
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
+import threading
 from typing import Any
 
 from pydicom.sr.coding import Code
@@ -158,27 +157,32 @@ def observer_device(model_sha256: str, uid: Any) -> Any:
     return hd.sr.ObserverContext(observer_type=Code("121007", "DCM", "Device"), observer_identifying_attributes=device)
 
 
-@contextlib.contextmanager
-def _lenient_image_library() -> Iterator[None]:
+_LENIENT_LOCK = threading.Lock()
+
+
+def _lenient_image_library() -> None:
     """highdicom 0.28 reads PatientOrientation and ImagerPixelSpacing of every CR/DX image in
     the Image Library and fails when a source lacks them (many anonymised chest X-rays do). The
-    TID 1603 descriptors are optional: leave them out when the source does not know them."""
+    TID 1603 descriptors are optional: leave them out when the source does not know them.
+
+    Installed once for the process (not patched in and out around each report: the node builds
+    reports on several threads, and a swap back by one would pull it from under another)."""
     from highdicom.sr import templates
 
     cls = templates.ImageLibraryEntryDescriptors
-    original = cls._generate_projection_radiography_descriptors
+    with _LENIENT_LOCK:
+        original = cls._generate_projection_radiography_descriptors
+        if getattr(original, "_pneumoscope_lenient", False):
+            return
 
-    def descriptors(self: Any, dataset: Any) -> Any:
-        try:
-            return original(self, dataset)
-        except (AttributeError, IndexError, TypeError, ValueError):
-            return []
+        def descriptors(self: Any, dataset: Any) -> Any:
+            try:
+                return original(self, dataset)
+            except (AttributeError, IndexError, TypeError, ValueError):
+                return []
 
-    cls._generate_projection_radiography_descriptors = descriptors
-    try:
-        yield
-    finally:
-        cls._generate_projection_radiography_descriptors = original
+        descriptors._pneumoscope_lenient = True  # type: ignore[attr-defined]
+        cls._generate_projection_radiography_descriptors = descriptors
 
 
 _MODALITIES = {"CR": "Computed Radiography", "DX": "Digital Radiography"}
@@ -203,13 +207,13 @@ def build_tid1500_sr(
     """A Comprehensive 3D SR holding the TID 1500 report for one image."""
     import highdicom as hd
 
-    with _lenient_image_library():
-        report = hd.sr.MeasurementReport(
-            observation_context=hd.sr.ObservationContext(observer_device_context=observer_device(model_sha256, uid)),
-            procedure_reported=IMAGING_PROCEDURE,
-            imaging_measurements=[measurement_group(case, ref, model_sha256, uid)],
-            referenced_images=[ref],
-        )
+    _lenient_image_library()
+    report = hd.sr.MeasurementReport(
+        observation_context=hd.sr.ObservationContext(observer_device_context=observer_device(model_sha256, uid)),
+        procedure_reported=IMAGING_PROCEDURE,
+        imaging_measurements=[measurement_group(case, ref, model_sha256, uid)],
+        referenced_images=[ref],
+    )
     report[0].ContentSequence.append(qualitative_evaluations(case))
     _fix_library_modality(report[0], ref)
     sr = hd.sr.Comprehensive3DSR(

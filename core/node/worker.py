@@ -10,8 +10,10 @@ with an ``error``, gives a ``failed`` row; the worker carries on with the next i
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,8 @@ class BundleScorer:
         self.bundle = bundle
         self.want_heatmap = want_heatmap
         self.model_sha256 = str(bundle.sha256)
+        # LiteRT gives each thread its own interpreter; the Keras fallback scores on one thread.
+        self.parallel = getattr(bundle, "runtime", None) is not None
 
     def __call__(self, path: Path) -> Any:
         from core.cases import score_case
@@ -41,8 +45,15 @@ class BundleScorer:
         return score_case(self.bundle, path, want_heatmap=self.want_heatmap, audit=True)
 
 
+def default_threads() -> int:
+    """Scoring threads: two where there are two cores or more (decoding, resizing and LiteRT's
+    ``invoke`` release the GIL, so two threads score nearly twice as fast), else one."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
 class ScoringWorker:
-    """Scores UIDs put on its queue, in order, on one background thread."""
+    """Scores UIDs put on its queue on ``threads`` background threads, taken in the order they
+    came; each instance's records are written by the thread that scored it."""
 
     def __init__(
         self,
@@ -50,17 +61,27 @@ class ScoringWorker:
         scorer: Scorer,
         sender: ResultSender | None = None,
         on_done: Callable[[str, str], None] | None = None,
+        threads: int | None = None,
     ) -> None:
         self.inbox = inbox
         self.scorer = scorer
         self.sender = sender
         self.on_done = on_done
+        if threads is None:  # a scorer that says it is safe on several threads gets them
+            threads = default_threads() if getattr(scorer, "parallel", False) else 1
+        self.threads = max(1, int(threads))
         self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
+        self._pool: list[threading.Thread] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self.stats = {"scored": 0, "failed": 0, "sent": 0, "send_failed": 0}
-        self.busy = ""
+        self._busy: set[str] = set()
+
+    @property
+    def busy(self) -> str:
+        """A UID being scored now ('' when idle)."""
+        with self._lock:
+            return next(iter(self._busy), "")
 
     @property
     def model_sha256(self) -> str:
@@ -73,29 +94,44 @@ class ScoringWorker:
         self._queue.put(("send", uid))
 
     def pending(self) -> int:
-        return self._queue.qsize() + (1 if self.busy else 0)
+        with self._lock:
+            return self._queue.qsize() + len(self._busy)
 
     def start(self) -> None:
-        if self._thread is not None:
+        if self._pool:
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="pneumoscope-node-scoring", daemon=True)
-        self._thread.start()
+        # Drop the stop markers a previous stop may have left; keep what was queued.
+        kept: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            self._queue.task_done()
+            if item is not None:
+                kept.put(item)
+        self._queue = kept
+        self._pool = [threading.Thread(target=self._run, name=f"pneumoscope-node-scoring-{i}", daemon=True)
+                      for i in range(self.threads)]
+        for thread in self._pool:
+            thread.start()
 
     def stop(self, timeout: float | None = None) -> None:
-        """Stop after the instance being scored now; what is still queued stays in the inbox
+        """Stop after the instances being scored now; what is still queued stays in the inbox
         and is scored on the next start."""
-        thread, self._thread = self._thread, None
-        if thread is None:
+        pool, self._pool = self._pool, []
+        if not pool:
             return
         self._stop.set()
-        self._queue.put(None)
-        thread.join(timeout)
+        for _ in pool:
+            self._queue.put(None)
+        end = None if timeout is None else time.monotonic() + timeout
+        for thread in pool:
+            thread.join(None if end is None else max(0.0, end - time.monotonic()))
 
     def join_idle(self, timeout: float) -> bool:
         """Wait until the queue is empty and nothing is being scored (for tests and benchmarks)."""
-        import time
-
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self._queue.unfinished_tasks == 0:
@@ -110,7 +146,8 @@ class ScoringWorker:
                 if item is None:
                     return
                 kind, uid = item
-                self.busy = uid
+                with self._lock:
+                    self._busy.add(uid)
                 if kind == "score":
                     self._score(uid)
                 else:
@@ -118,7 +155,9 @@ class ScoringWorker:
             except Exception:  # never let one instance kill the queue
                 log.exception("node worker: unexpected error")
             finally:
-                self.busy = ""
+                if item is not None:
+                    with self._lock:
+                        self._busy.discard(item[1])
                 self._queue.task_done()
 
     def _bump(self, key: str) -> None:

@@ -148,6 +148,11 @@ def _resize_map(cam: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.clip(np.asarray(big, dtype=np.float32), 0.0, 1.0)
 
 
+def heat_from_cam(cam: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The model's low-resolution Grad-CAM map as the heat map of an image of ``shape``."""
+    return _resize_map(np.asarray(cam), int(shape[0]), int(shape[1]))
+
+
 def gradcam_and_score(
     bundle_or_model: Any, pixels_uint8: np.ndarray, layer_name: str | None = None
 ) -> tuple[np.ndarray, float]:

@@ -285,6 +285,15 @@ def bundle_ood_score(bundle: Any, pixels_uint8: np.ndarray) -> tuple[float, bool
     return score, bool(score > 1.0)
 
 
+def gate_scores(bundle: Any, features: np.ndarray | None) -> np.ndarray | None:
+    """Gate scores (distance / cut-off) for features the model pass already gave; ``None``
+    without a gate."""
+    spec = bundle_spec(bundle)
+    if spec is None or features is None:
+        return None
+    return np.asarray(ood_score(spec, np.asarray(features, dtype=np.float64)), dtype=np.float64)
+
+
 def batch_ood_scores(bundle: Any, pixels_list: Sequence[np.ndarray]) -> np.ndarray | None:
     """Gate scores for many images (batch prediction); ``None`` if the bundle has no gate."""
     spec = bundle_spec(bundle)
