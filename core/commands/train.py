@@ -81,7 +81,22 @@ def add_common(p: argparse.ArgumentParser, epochs: int = 30) -> None:
                         "reads the TF_CONFIG variable)")
     p.add_argument("--hparam", type=_hparam, action="append", default=[], metavar="NAME=VALUE",
                    help="set a model hyperparameter, e.g. --hparam width=0.75 (repeatable)")
+    who = p.add_argument_group("whom the model is for (stated in its card, checked in Review)")
+    who.add_argument("--dataset-card", metavar="CARD",
+                     help="the data's dataset card: a JSON file, or a built-in name (kermany). Default: "
+                          "DATA/dataset.json if there is one; a fine-tuned model takes its site's images' tags")
+    who.add_argument("--population-ages", metavar="LOW-HIGH", help="ages in years the model is for, e.g. 1-5")
+    who.add_argument("--population-views", metavar="VIEWS", help="DICOM views it is for, e.g. PA,AP")
+    who.add_argument("--population-description", metavar="TEXT", help="who the patients are, in words")
+    who.add_argument("--intended-use", metavar="TEXT", help="intended use, in words (default from the card)")
     p.add_argument("--quiet", action="store_true", help="print only the result")
+
+
+def population_flags(args: argparse.Namespace) -> dict[str, Any] | None:
+    from core.trust.population import population_from_flags
+
+    return population_from_flags(getattr(args, "population_ages", None), getattr(args, "population_views", None),
+                                 getattr(args, "population_description", None))
 
 
 def config_from_args(args: argparse.Namespace):
@@ -97,6 +112,7 @@ def config_from_args(args: argparse.Namespace):
         hflip=args.hflip, brightness=args.brightness, contrast=args.contrast, seed=args.seed,
         val_fraction=args.val_fraction, split_seed=args.split_seed, patience=args.patience,
         threshold_method=args.threshold or "youden", strategy=args.strategy,
+        dataset_card=args.dataset_card, intended_population=population_flags(args), intended_use=args.intended_use,
     )
 
 
@@ -113,6 +129,9 @@ def check_config(config) -> None:
     except ImportError:
         return
     parse_chooser(config.threshold_method)
+    from core.learning.train import intended_fields
+
+    intended_fields(config, config.data_root)  # a missing or broken dataset card: say so now
 
 
 def summary(bundle_path) -> str:
@@ -154,10 +173,14 @@ def run_finetune(args: argparse.Namespace) -> int:
         freeze=args.freeze, batch_size=args.batch_size, val_fraction=args.val_fraction, holdout=args.holdout,
         split_seed=args.split_seed, seed=args.seed, patience=args.patience,
         threshold_method=args.threshold or "sens:0.95", augment=not args.no_augment,
+        dataset_card=args.dataset_card, intended_population=population_flags(args), intended_use=args.intended_use,
     )
     from core.evaluation.choosers import parse_chooser
 
     parse_chooser(config.threshold_method)
+    from core.site.finetune import site_intended
+
+    site_intended(config, None)  # a missing or broken dataset card: say so now
     out = finetune(config, progress=None if args.quiet else TerminalProgress())
     print(summary(out))
     from core.learning.bundle import load_bundle

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 
@@ -103,3 +104,15 @@ def patient_age(ds: Any) -> tuple[str | None, float | None]:
     if born is None or seen is None or seen < born:
         return written, None
     return written, (seen - born).days / 365.25
+
+
+def population_tags(path: str | Path) -> dict[str, Any]:
+    """The age and view a file's DICOM header states (``age_years``, ``view_position``), read
+    without its pixels; ``{}`` for a PNG/JPEG or a file that is not readable DICOM."""
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(str(path), stop_before_pixels=True)
+    except Exception:  # not DICOM (JPEG, PNG) or unreadable: it states nothing
+        return {}
+    return {"age_years": patient_age(ds)[1], "view_position": _text(ds, "ViewPosition")}

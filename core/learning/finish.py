@@ -9,11 +9,9 @@ from typing import Any
 
 import numpy as np
 
-INTENDED_USE = ("pediatric frontal chest X-rays (AP), ages 1-5, from one centre (Guangzhou); "
-                "research use only")
+# General limitations of every trained card; the dataset card adds what its data implies.
 LIMITATIONS = [
     "Research software, not a diagnostic device.",
-    "Trained on one centre's pediatric AP radiographs; other ages, views, devices or sites may score differently.",
     "The threshold was chosen on a validation split drawn from the training source. On the Kermany test "
     "set such thresholds landed too low (many NORMAL images flagged): each site should check and set "
     "its own operating point on its own labelled cases.",

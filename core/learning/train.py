@@ -22,7 +22,6 @@ import numpy as np
 from core.learning.callbacks import make_progress_callback, time_budget
 from core.learning.data import FolderDataset, class_weights, load_arrays, scan_dataset
 from core.learning.finish import (
-    INTENDED_USE,
     LIMITATIONS,
     choose_threshold_on_val,
     fit_calibration,
@@ -33,7 +32,6 @@ from core.learning.finish import (
 from core.learning.models import DEFAULT_MODEL, input_shape, resolve_hparams
 from core.learning.pipeline import AugmentConfig, make_tf_dataset
 from core.progress import Cancelled, Progress, ProgressFn, StopFn
-from core.trust.population import KERMANY_POPULATION
 
 # Cancelled and Progress are re-exported: callers of train() catch and receive them.
 __all__ = ["Cancelled", "Progress", "TrainConfig", "train"]
@@ -68,9 +66,13 @@ class TrainConfig:
     name: str | None = None
     work_dir: str | None = None        # where the best-weights checkpoint lives during training
     extra_card: dict[str, Any] = field(default_factory=dict)
-    # Who the model is for (ages, views): stated in the card and checked in Review. The default is
-    # the development data's population; set it when training on other patients.
-    intended_population: dict[str, Any] = field(default_factory=lambda: dict(KERMANY_POPULATION))
+    # Who the model is for (ages, views): stated in the card and checked in Review. It comes from the
+    # data: ``dataset_card`` (a built-in name such as "kermany", a JSON file), else dataset.json in
+    # the data folder; ``intended_population`` (population flags) and ``intended_use`` override it.
+    # With none of them the card says the population is not stated.
+    dataset_card: str | None = None
+    intended_population: dict[str, Any] | None = None
+    intended_use: str | None = None
     max_seconds: float | None = None   # wall-clock training budget: stop after the epoch that passes it
     calibration: str | None = None     # None | "temperature" | "platt": fitted on validation scores
     hash_names: bool = False           # store short hashes of file names, not the names (site data)
@@ -191,6 +193,17 @@ def _fit_ood(model, data: LoadedData, channels: int) -> dict[str, Any] | None:
     return fit_ood_for_model(model, x_tr, data.arrays["val"][0], channels, y_train=y_tr)
 
 
+def intended_fields(config: TrainConfig, data_root: str | Path) -> dict[str, Any]:
+    """intended_use / intended_population / intended_origin / limitations, from the data's card and
+    the flags (core.trust.population.resolve_intended)."""
+    from core.trust.population import read_dataset_card, resolve_intended
+
+    card, origin = read_dataset_card(config.dataset_card, data_root)
+    fields = resolve_intended(card, origin, config.intended_population, config.intended_use)
+    fields["limitations"] = LIMITATIONS + fields.pop("dataset_limitations")
+    return fields
+
+
 def build_card(config: TrainConfig, data: LoadedData, model, history: dict[str, list[float]],
                threshold: dict[str, Any], metrics: dict[str, Any], seconds: float, images_per_s: float,
                cw: dict[int, float] | None, ood: dict[str, Any] | None,
@@ -230,9 +243,7 @@ def build_card(config: TrainConfig, data: LoadedData, model, history: dict[str, 
         "metrics": metrics,
         "ood": ood,
         "versions": library_versions(),
-        "intended_use": INTENDED_USE,
-        "intended_population": config.intended_population,
-        "limitations": LIMITATIONS,
+        **intended_fields(config, ds.root),
         **config.extra_card,
     }
 
@@ -288,6 +299,7 @@ def train(config: TrainConfig, progress: ProgressFn = None, should_stop: StopFn 
     """
     from core.learning.distribute import get_strategy, is_chief, scope
 
+    intended_fields(config, config.data_root)  # a broken dataset card fails now, not after the epochs
     strategy = get_strategy(config.strategy)  # first: multi-worker collectives need early set-up
     import keras
 

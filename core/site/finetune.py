@@ -51,6 +51,34 @@ class FinetuneConfig:
     augment: bool = True
     name: str | None = None
     max_seconds: float | None = None
+    # Whom the child model is for: the site's, never the parent's. From --dataset-card or the site
+    # folder's dataset.json, else the population flags, else the DICOM tags of the site's cases.
+    dataset_card: str | None = None
+    intended_population: dict[str, Any] | None = None
+    intended_use: str | None = None
+
+
+def site_intended(config: FinetuneConfig, cases: list[Any] | None) -> dict[str, Any]:
+    """The child card's intended_use / intended_population / intended_origin (``cases``: the site
+    cases it is fine-tuned on, whose DICOM tags say their ages and views; ``None`` to check only)."""
+    from core.imaging.dicom_tags import population_tags
+    from core.trust.population import observed_population, read_dataset_card, resolve_intended
+
+    site_path = Path(config.site)
+    card, origin = read_dataset_card(config.dataset_card, site_path if site_path.is_dir() else site_path.parent)
+    if card is None and not config.intended_population and cases is not None:
+        observed = observed_population([population_tags(c.path) for c in cases],
+                                       f"the {len(cases)} site cases it was fine-tuned on")
+        if observed is not None:
+            card, origin = {"intended_population": observed}, "the DICOM tags of the site's cases"
+    fields = resolve_intended(card, origin, config.intended_population, config.intended_use)
+    fields.pop("dataset_limitations")
+    if fields["intended_population"] is None:
+        fields["intended_use"] = ("not stated for this site: its images carry no age or view tags and no "
+                                  "dataset card or population flags were given; research use only")
+    else:
+        fields["intended_use"] = f"{fields['intended_use']}; adapted to one site's images"
+    return fields
 
 
 def _emit(progress: ProgressFn, **kw: Any) -> None:
@@ -183,7 +211,7 @@ def finetune(config: FinetuneConfig, progress: ProgressFn = None, should_stop: S
             },
             "finetune": {"lr": config.lr, "frozen_convolutions": frozen, "batchnorm": "frozen",
                          "epochs_max": config.epochs},
-            "intended_use": f"{card.get('intended_use') or 'see the parent model'}; adapted to one site's images",
+            **site_intended(config, used),
             "limitations": lineage,
         },
     )

@@ -55,7 +55,7 @@ def run_training(values: dict[str, Any], tune: dict[str, Any] | None, progress=N
 
         config = FinetuneConfig(site=values["data_root"], out=values["out"], epochs=values["epochs"],
                                 batch_size=values["batch_size"], seed=values["seed"], augment=values["augment"],
-                                **finetune)
+                                dataset_card=values.get("dataset_card"), **finetune)
         return Path(run_finetune(config, progress=progress, should_stop=should_stop))
     config = build_config(values)
     if tune:

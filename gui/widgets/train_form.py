@@ -17,10 +17,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.trust.population import BUILTIN_CARDS
+
 MODEL_CHOICES = (("pneumonet", "PneumoNet (small CNN, 1-channel)"), ("notebook", "Notebook CNN (150x150x3)"))
 DEFAULT_SIZE = {"pneumonet": 128, "notebook": 150}
 # The form's fields, as the Train screen exposes them.
 FIELDS = ("model_combo", "epochs", "batch", "size", "loss", "class_weight", "augment", "hflip", "seed", "name_edit",
+          "card_combo",
           "tune_box", "max_trials", "objective", "finetune_box", "ft_lr", "ft_freeze", "ft_holdout")
 
 
@@ -69,6 +72,13 @@ class TrainForm(QWidget):
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("auto (model-date-time)")
         form.addRow("Bundle name", self.name_edit)
+        self.card_combo = QComboBox()
+        self.card_combo.setObjectName("datasetCard")
+        self.card_combo.addItem("Stated by the data folder (dataset.json), else not stated", None)
+        for key, card in BUILTIN_CARDS.items():
+            self.card_combo.addItem(f"{card['name']} (built-in card '{key}')", key)
+        self.card_combo.setToolTip("Whom the model is for (ages, views), written in its card and checked in Review")
+        form.addRow("Patients it is for", self.card_combo)
         v.addWidget(box)
         tbox = QGroupBox("Tuning run (Keras Tuner; chooses on validation)")
         tbox.setCheckable(True)
@@ -135,4 +145,5 @@ class TrainForm(QWidget):
             "augment": self.augment.isChecked(),
             "hflip": self.hflip.isChecked(),
             "seed": None if self.seed.value() < 0 else self.seed.value(),
+            "dataset_card": self.card_combo.currentData(),
         }

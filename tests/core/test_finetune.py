@@ -72,6 +72,9 @@ def test_finetune_then_compare_with_parent(tmp_path, chest_xray_dir, capsys):
     assert child.has_scores("test") and len(child.scores("test")[0]) == len(held)
     assert set(child.scores("test")[2]) == held  # hashes, not the site's file names
     assert "IM-" not in (out / "card.json").read_text() and "person" not in (out / "card.json").read_text()
+    # The child is for the site's patients, not the parent's: these JPEGs state no age or view.
+    assert child.card["intended_population"] is None and parent.card["intended_population"] is not None
+    assert child.card["intended_use"].startswith("not stated for this site")
 
     rc = main(["evaluate", str(out), str(site_dir), "--split", "site", "--json", "--quiet"])
     text = capsys.readouterr().out

@@ -3,6 +3,8 @@ core.learning.train (32 px, two epochs), so review and threshold tests exercise 
 
 from __future__ import annotations
 
+import json
+
 import shutil
 from pathlib import Path
 
@@ -36,7 +38,14 @@ def make_dataset(root: Path, n_per_class: int = 24, seed: int = 0) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory) -> Path:
-    return make_dataset(tmp_path_factory.mktemp("tiny_data"))
+    root = make_dataset(tmp_path_factory.mktemp("tiny_data"))
+    # Synthetic images standing for the development data's children: its card says so.
+    (root / "dataset.json").write_text(json.dumps({
+        "intended_use": "synthetic test images standing for children aged 1 to 5; tests only",
+        "intended_population": {"age_years": [1, 5], "views": ["PA", "AP"],
+                                "description": "children aged 1 to 5 years; frontal chest radiographs"},
+    }))
+    return root
 
 
 @pytest.fixture(scope="session")

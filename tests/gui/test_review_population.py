@@ -11,8 +11,10 @@ def _tags(review) -> dict[str, str]:
 
 
 def test_trained_cards_state_the_population(tiny_bundle):
-    population = tiny_bundle.card["intended_population"]
+    population = tiny_bundle.card["intended_population"]  # from the data folder's dataset.json
     assert population["age_years"] == [1, 5] and "PA" in population["views"]
+    assert tiny_bundle.card["intended_origin"].endswith("dataset.json")
+    assert tiny_bundle.card["intended_use"].startswith("synthetic test images")
 
 
 def test_adult_dicom_shows_age_and_view_and_the_population_warning(qtbot, loaded_window, dicom_dir, tmp_path):
