@@ -118,8 +118,7 @@ def run(args: argparse.Namespace) -> int:
     print("loading the model...", file=out, flush=True)
     bundle = open_bundle(args.bundle)
     _ = bundle.runtime or bundle.model  # load now: fail before listening, not on the first instance
-    sending = bool(settings.destination_parsed()) or bool(settings.web_destination)
-    node = Node(settings, BundleScorer(bundle, want_heatmap=sending and settings.send_secondary_capture))
+    node = Node(settings, BundleScorer(bundle, want_heatmap=settings.needs_heat_map()))
     printer = _Printer(node, out, args.quiet)
     node.on_event = printer.event
     node.worker.on_done = printer.event

@@ -100,6 +100,16 @@ class NodeSettings:
     def destination_parsed(self) -> Destination | None:
         return Destination.parse(self.destination) if self.destination.strip() else None
 
+    def sends_results(self) -> bool:
+        """Results go somewhere (a DICOM peer or a DICOMweb server) and at least one kind is on."""
+        has_peer = self.destination_parsed() is not None or bool(self.web_destination.strip())
+        return has_peer and (self.send_secondary_capture or self.send_sr)
+
+    def needs_heat_map(self) -> bool:
+        """Grad-CAM is worked out only when a heat-map object (Parametric Map or SC) is sent:
+        the one rule the CLI listener and the Worklist screen both follow."""
+        return self.sends_results() and self.send_secondary_capture
+
     @property
     def max_instance_bytes(self) -> int:
         return int(self.max_instance_mb * 1024 * 1024)

@@ -23,10 +23,10 @@ from core.node.worker import ResultSender, Scorer, ScoringWorker
 
 def default_sender(settings: NodeSettings) -> ResultSender | None:
     """Builds the SC/SR and sends them to ``settings.destination`` (``None`` without one)."""
+    if not settings.sends_results():
+        return None
     dest = settings.destination_parsed()
     web = settings.web_destination.strip()
-    if (dest is None and not web) or not (settings.send_secondary_capture or settings.send_sr):
-        return None
     from core.node.send import PeerSender, send_results
 
     # One association to the destination, kept open and reused for every result.

@@ -367,21 +367,14 @@ class ThresholdExplorer(QWidget):
         if answer is None:
             return None
         user, reason = answer
-        from core.site.calibrate import make_profile, manual_site_profile, validation_profile
+        from core.site.calibrate import adoption_profile
         from core.trust.profile import put_in_force
 
-        choice, cal = self._last_choice, self._last_cal
-        chosen = choice is not None and abs(choice.threshold - threshold) < 1e-9
+        on_site = self._split == "site" and self._site is not None
         try:
-            if self._split == "site" and self._site is not None:
-                if chosen and cal is not None:
-                    profile = make_profile(bundle, self._site.site, cal, user=user)
-                    profile.reason = f"{reason} ({cal.choice.reason})"
-                else:
-                    profile = manual_site_profile(bundle, self._site.site, self._site.scores, threshold, reason, user)
-            else:
-                method = choice.method if chosen and cal is None else "manual"
-                profile = validation_profile(bundle, threshold, method, reason, user)
+            profile = adoption_profile(bundle, threshold, reason, user, site=self._site.site if on_site else None,
+                                       site_scores=self._site.scores if on_site else None,
+                                       choice=self._last_choice, cal=self._last_cal)
             put_in_force(profile, bundle)
         except Exception as exc:
             QMessageBox.warning(self, "Adopt threshold", f"The threshold was not adopted: {user_message(exc)}")

@@ -232,9 +232,8 @@ class WorklistWidget(QWidget):
         from core.node.service import Node
         from core.node.worker import BundleScorer
 
-        sending = self.settings.destination_parsed() is not None
         try:
-            node = Node(self.settings, BundleScorer(bundle, want_heatmap=sending))
+            node = Node(self.settings, BundleScorer(bundle, want_heatmap=self.settings.needs_heat_map()))
             node.start()
         except NodeError as exc:
             self.error = str(exc)

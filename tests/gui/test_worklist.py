@@ -121,3 +121,16 @@ def test_enabled_node_starts_with_the_app_once_a_model_is_loaded(qtbot, tmp_path
         assert worklist.light_state() == "on"
     finally:
         win.shutdown()
+
+
+def test_worklist_node_computes_heat_maps_when_results_go_to_dicomweb(qtbot, node_settings, loaded_window):
+    """The screen used to look at the DICOM destination only: a DICOMweb-only node sent no heat map."""
+    node_settings.web_destination = "http://127.0.0.1:9/dicom-web"
+    save_settings(node_settings)
+    worklist = loaded_window.worklist
+    worklist.settings = node_settings
+    assert worklist.start_listener()
+    try:
+        assert worklist.node.worker.scorer.want_heatmap is True
+    finally:
+        worklist.stop_listener()
