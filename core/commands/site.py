@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from core.errors import fraction_problem
+
 DESCRIPTION = """\
 Validate and adapt a model at your site, on your own cases.
 
@@ -143,13 +145,10 @@ def run_revert(args: argparse.Namespace) -> int:
 
 
 def _holdout(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, not {value}")
-    return value
+    problem = fraction_problem(text, "held-out")
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return float(text)
 
 
 def register(subparsers: Any) -> None:

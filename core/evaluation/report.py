@@ -7,12 +7,10 @@ sibling and renamed into place, so a crash never leaves a half-written report.
 from __future__ import annotations
 
 import base64
-import contextlib
 import html
 import io
 import math
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +28,7 @@ from core.evaluation.pages import (
     paper_size,
     text_pages,
 )
-from core.paths import apply_umask
+from core.paths import atomic_path
 
 __all__ = [
     "A4_PORTRAIT",
@@ -172,25 +170,9 @@ def _pages(report: Report, paper: str | None = None) -> Iterator[tuple[str, Figu
         yield ("classification", fig)
 
 
-@contextlib.contextmanager
-def _atomic_path(dest: Path) -> Iterator[Path]:
-    """A temporary path next to ``dest``, renamed onto it only if the block succeeds."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        apply_umask(tmp_path)  # mkstemp makes it 0600; the report is the user's ordinary file
-        os.replace(tmp_path, dest)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
-
-
 def _write(dest: Path, writer: Callable[[Path], None], what: str) -> None:
     try:
-        with _atomic_path(dest) as tmp:
+        with atomic_path(dest) as tmp:
             writer(tmp)
     except OSError as exc:
         raise ReportError(f"Could not write the {what} to {dest}: {exc.strerror or exc}") from exc

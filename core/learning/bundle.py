@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from core.imaging.preprocess import to_model_input
+from core.imaging.preprocess import batch_to_model_input, to_model_input
+from core.paths import atomic_open
 from core.trust.integrity import (
     CARD_FILE,
     MODEL_FILE,
@@ -196,7 +197,14 @@ class ModelBundle:
         LiteRT runs (its graph gives both); ``None`` features when not wanted."""
         if len(pixels_list) == 0:
             return np.zeros(0, dtype=np.float32), (np.zeros((0, 0)) if want_features else None)
-        x = np.stack([self.preprocess(p) for p in pixels_list])
+        return self.scores_and_features_of_input(np.stack([self.preprocess(p) for p in pixels_list]), want_features)
+
+    def scores_and_features_of_input(
+        self, x: np.ndarray, want_features: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`scores_and_features` for a float batch already preprocessed ``(N, S, S, C)``."""
+        if len(x) == 0:
+            return np.zeros(0, dtype=np.float32), (np.zeros((0, 0)) if want_features else None)
         if self.runtime is not None:
             outs = [self.runtime.run(xi) for xi in x]
             raw = np.array([o[0] for o in outs], dtype=np.float32)
@@ -237,10 +245,7 @@ class ModelBundle:
                 errors.update(dict(skipped))
             if len(x):
                 index = {p: i for i, p in enumerate(part)}
-                xf = x.astype(np.float32)[..., None] / np.float32(255.0)
-                if channels == 3:
-                    xf = np.repeat(xf, 3, axis=-1)
-                scores = self.calibrate(self.raw_scores(xf))
+                scores = self.calibrate(self.raw_scores(batch_to_model_input(x, channels)))
                 for p, s in zip(ok_paths, scores, strict=True):
                     out[start + index[p]] = s
             if progress is not None:
@@ -372,17 +377,11 @@ def update_card(bundle_path: str | os.PathLike, changes: dict[str, Any]) -> dict
     if protected:
         raise BundleError("the model hash in a card cannot be changed")
     card.update(changes)
-    tmp = path / f".{CARD_FILE}.{uuid.uuid4().hex[:8]}.tmp"
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
+        with atomic_open(card_file, "w", fsync=True, encoding="utf-8") as fh:
             json.dump(_jsonable(card), fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, card_file)
         fsync_dir(path)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         raise BundleError(
             f"cannot save changes to the model in {path}: the folder is read-only or not writable "
             "(copy the model to your own folder first)"

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import PneumoscopeError
+from core.errors import PneumoscopeError, fraction_problem
 from core.imaging.preprocess import resize_uint8
 from core.progress import Cancelled, Progress, ProgressFn, StopFn
-from core.trust.integrity import rows_sha256
+from core.trust.integrity import file_list_sha256
 
 SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val",
                  "validation": "val", "test": "test", "testing": "test"}
@@ -107,15 +107,8 @@ class FolderDataset:
 
     def manifest_hash(self) -> str:
         """sha256 over sorted (split, class, file name, size): changes when the data changes."""
-        rows = []
-        for split, samples in self.splits.items():
-            for s in samples:
-                try:
-                    size = os.stat(s.path).st_size
-                except OSError:
-                    size = -1
-                rows.append(f"{split}\t{s.class_name}\t{Path(s.path).name}\t{size}")
-        return rows_sha256(rows)
+        return file_list_sha256(((split, s.class_name, Path(s.path).name), s.path)
+                                for split, samples in self.splits.items() for s in samples)
 
 
 def _class_dirs(folder: Path) -> dict[str, Path]:
@@ -137,8 +130,9 @@ def scan_dataset(
     root_path = Path(root)
     if not root_path.is_dir():
         raise DatasetError(f"the data folder {root_path} does not exist or is not a folder")
-    if not 0.0 < val_fraction < 1.0:
-        raise DatasetError(f"the validation fraction must be between 0 and 1, not {val_fraction}")
+    problem = fraction_problem(val_fraction, "validation", zero_allowed=False)
+    if problem:
+        raise DatasetError(problem)
     notes: list[str] = []
     split_dirs: dict[str, Path] = {}
     for name, path in _class_dirs(root_path).items():

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from core.imaging.preprocess import batch_to_model_input
+
 # General limitations of every trained card; the dataset card adds what its data implies.
 LIMITATIONS = [
     "Research software, not a diagnostic device.",
@@ -25,10 +27,7 @@ def score_arrays(model, x_uint8: np.ndarray, channels: int, batch: int = 64) -> 
 
     outs = []
     for start in range(0, len(x_uint8), 256):  # convert in slices to bound float32 memory
-        xf = x_uint8[start:start + 256].astype(np.float32)[..., None] / np.float32(255.0)
-        if channels == 3:
-            xf = np.repeat(xf, 3, axis=-1)
-        outs.append(predict_scores(model, xf, batch))
+        outs.append(predict_scores(model, batch_to_model_input(x_uint8[start:start + 256], channels), batch))
     return np.concatenate(outs) if outs else np.zeros(0, dtype=np.float32)
 
 def _fallback_youden(y: np.ndarray, s: np.ndarray) -> tuple[float, str]:

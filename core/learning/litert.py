@@ -21,10 +21,10 @@ from the runtime: LiteRT sees plain forward ops.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from core.paths import atomic_open
 from core.trust.integrity import file_sha256
 
 LITERT_FILE = "model.tflite"
@@ -76,15 +76,7 @@ def write_litert(bundle_dir: str | os.PathLike[str], model: Any) -> tuple[Path, 
     """Write ``model.tflite`` into a bundle folder atomically; returns (path, sha256)."""
     folder = Path(bundle_dir)
     flat = convert_model(model)
-    fd, tmp = tempfile.mkstemp(prefix=".model.", suffix=".tflite.part", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(flat)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, folder / LITERT_FILE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     dest = folder / LITERT_FILE
+    with atomic_open(dest, "wb", fsync=True) as fh:
+        fh.write(flat)
     return dest, file_sha256(dest)

@@ -10,8 +10,6 @@ sends again the object that did not get a status, so nothing is lost; an object 
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -20,6 +18,7 @@ from typing import Any
 
 from core.node.config import Destination
 from core.node.errors import NodeSendError
+from core.paths import atomic_open
 
 log = logging.getLogger("pneumoscope.node")
 
@@ -169,16 +168,9 @@ def send_datasets(
 
 
 def _save(ds: Any, folder: Path, name: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
     out = folder / name
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
-    os.close(fd)
-    try:
-        ds.save_as(tmp, enforce_file_format=True)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(out, "wb") as fh:
+        ds.save_as(fh, enforce_file_format=True)
     return out
 
 

@@ -26,12 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-try:  # POSIX only
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]
-
 from core.node.errors import NodeError
+from core.paths import append_line
 
 JOURNAL_NAME = "worklist.jsonl"
 KEY_NAME = ".patient-key"
@@ -127,23 +123,9 @@ class Worklist:
         line = (json.dumps(record, ensure_ascii=True, separators=(",", ":")) + "\n").encode()
         with self._lock:
             try:
-                self.folder.mkdir(parents=True, exist_ok=True)
-                fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-            except OSError as exc:
-                raise NodeError(f"cannot open the worklist {self.path}: {exc.strerror or exc}") from exc
-            try:
-                if fcntl is not None:
-                    fcntl.flock(fd, fcntl.LOCK_EX)
-                size = os.fstat(fd).st_size
-                if size and os.pread(fd, 1, size - 1) != b"\n":
-                    line = b"\n" + line  # an earlier writer died mid-line
-                if os.write(fd, line) != len(line):
-                    raise NodeError(f"the worklist {self.path} was only partly written (disk full?)")
-                os.fsync(fd)
+                append_line(self.path, line)
             except OSError as exc:
                 raise NodeError(f"cannot write the worklist {self.path}: {exc.strerror or exc}") from exc
-            finally:
-                os.close(fd)
         return record
 
     def mark_reviewed(self, uid: str) -> None:

@@ -30,6 +30,7 @@ import numpy as np
 
 from core import __version__
 from core.errors import PneumoscopeError
+from core.paths import atomic_open
 from core.selftest.fixtures import (
     _DIGEST_PREFIX,  # noqa: F401  (tests write fixtures with it)
     FIXTURE_NAME,
@@ -302,10 +303,8 @@ def emit(summary: dict[str, Any], json_path: str | None = None) -> None:
     if sys.stdout is not None:
         print(text, flush=True)
     if json_path:
-        target = Path(json_path)
-        partial = target.with_name(target.name + ".tmp")
-        partial.write_text(text + "\n", encoding="utf-8")
-        os.replace(partial, target)
+        with atomic_open(json_path, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
 
 
 def main(argv: list[str] | None = None, ui_factory: Callable[[], SelfTestUI] | None = None) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import PneumoscopeError
-from core.paths import resources_dir
+from core.paths import atomic_path, resources_dir
 
 FIXTURE_NAME = "jpeg_lossless_sv1.dcm"
 JPEG_LOSSLESS_SV1 = "1.2.840.10008.1.2.4.70"
@@ -108,13 +108,12 @@ def write_jpeg_lossless(path: str | os.PathLike[str], pixels: np.ndarray | None 
         if not change.Change():
             raise SelfTestError("GDCM could not encode JPEG Lossless")
         writer = gdcm.ImageWriter()
-        partial = out.with_name(out.name + ".tmp")
-        writer.SetFileName(str(partial))
-        writer.SetFile(reader.GetFile())
-        writer.SetImage(change.GetOutput())
-        if not writer.Write():
-            raise SelfTestError(f"GDCM could not write {partial}")
-        os.replace(partial, out)
+        with atomic_path(out) as partial:
+            writer.SetFileName(str(partial))
+            writer.SetFile(reader.GetFile())
+            writer.SetImage(change.GetOutput())
+            if not writer.Write():
+                raise SelfTestError(f"GDCM could not write {partial}")
     return out
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import fraction_problem
 from core.evaluation.choosers import ThresholdChoice, choose_threshold, parse_chooser
 from core.evaluation.curves import roc_auc
 from core.evaluation.operating import MetricsError, OperatingCurve, validate_scores
@@ -76,8 +77,9 @@ def _figures_on(y: np.ndarray, s: np.ndarray, threshold: float, groups: list[str
 
 def split_for_calibration(labels: Any, groups: list[str], holdout: float, seed: int = 0) -> np.ndarray:
     """Boolean mask of the cases that choose (True); the rest (about ``holdout`` of them) is held out."""
-    if not (0.0 <= holdout < 1.0) or math.isnan(holdout):
-        raise MetricsError(f"The held-out fraction must be at least 0 and below 1 (e.g. 0.5), not {holdout}.")
+    problem = fraction_problem(holdout, "held-out")
+    if problem:
+        raise MetricsError(problem[0].upper() + problem[1:] + ".")
     labels = np.asarray(labels)
     if holdout == 0.0:
         return np.ones(len(labels), dtype=bool)

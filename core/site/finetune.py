@@ -16,7 +16,6 @@ same hashes instead of file names.
 
 from __future__ import annotations
 
-import math
 import shutil
 import tempfile
 import time
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import fraction_problem
 from core.learning.bundle import BundleError, open_bundle
 from core.learning.data import DatasetError, FolderDataset, Sample, grouped_mask
 from core.learning.train import TrainConfig, decode_splits, finish_bundle, fit_model
@@ -89,8 +89,9 @@ def _emit(progress: ProgressFn, **kw: Any) -> None:
 def site_splits(site: SiteSet, val_fraction: float, holdout: float, seed: int) -> np.ndarray:
     """Array of "train" / "val" / "holdout" per case (patient-grouped, stratified)."""
     for what, value in (("validation", val_fraction), ("held-out", holdout)):
-        if not (0.0 <= value < 1.0) or math.isnan(value):
-            raise DatasetError(f"the {what} fraction must be at least 0 and below 1, not {value}")
+        problem = fraction_problem(value, what)
+        if problem:
+            raise DatasetError(problem)
     if val_fraction <= 0.0:
         raise DatasetError("fine-tuning needs a validation part (a fraction above 0)")
     if val_fraction + holdout >= 0.9:

@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 
 from core.errors import PneumoscopeError
+from core.imaging.preprocess import batch_to_model_input
 from core.learning.data import load_arrays
 from core.progress import Cancelled, Progress
 from core.site.sets import SiteSet
-from core.trust.ood import bundle_features, bundle_spec, ood_score
+from core.trust.ood import bundle_spec, ood_score
 
 _CHUNK = 128
 
@@ -60,12 +61,12 @@ def score_files(
         x, _, ok_paths, bad = load_arrays(part, size)
         skipped += bad
         if len(x):
-            xf = x.astype(np.float32)[..., None] / np.float32(255.0)
-            if channels == 3:
-                xf = np.repeat(xf, 3, axis=-1)
-            scores.append(np.asarray(bundle.calibrate(bundle.raw_scores(xf)), dtype=np.float64))
+            # One model pass gives the scores and, where the gate is asked for, its features.
+            s, feats = bundle.scores_and_features_of_input(batch_to_model_input(x, channels),
+                                                           want_features=spec is not None)
+            scores.append(np.asarray(s, dtype=np.float64))
             if spec is not None:
-                dists.append(ood_score(spec, bundle_features(bundle, xf)))
+                dists.append(ood_score(spec, feats))
             kept += ok_paths
         if progress is not None:
             done = min(start + _CHUNK, len(paths))

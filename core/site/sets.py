@@ -29,7 +29,7 @@ from core.errors import PneumoscopeError
 from core.imaging import DICOM_SUFFIXES, is_candidate_file
 from core.learning.data import patient_group
 from core.trust.audit import identifier_hash
-from core.trust.integrity import rows_sha256
+from core.trust.integrity import file_list_sha256
 
 CLASS_NAMES = ("NORMAL", "PNEUMONIA")
 _LABELS = {"normal": 0, "0": 0, "negative": 0, "pneumonia": 1, "1": 1, "positive": 1}
@@ -114,14 +114,7 @@ def case_key(name: str) -> str:
 
 
 def site_set_sha256(cases: list[SiteCase]) -> str:
-    rows = []
-    for c in cases:
-        try:
-            size = os.stat(c.path).st_size
-        except OSError:
-            size = -1
-        rows.append(f"{c.name}\t{CLASS_NAMES[c.label]}\t{size}")
-    return rows_sha256(rows)
+    return file_list_sha256(((c.name, CLASS_NAMES[c.label]), c.path) for c in cases)
 
 
 def dicom_patient_key(path: str | os.PathLike[str]) -> str | None:

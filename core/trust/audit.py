@@ -22,17 +22,13 @@ import math
 import os
 import re
 import socket
-
-try:  # POSIX only; on Windows the O_APPEND write alone has to do
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from core import NEGATIVE_CLASS, POSITIVE_CLASS, __version__
 from core.errors import PneumoscopeError
+from core.paths import append_line
 from core.trust.integrity import file_sha256
 
 EVENTS = (
@@ -202,27 +198,9 @@ class AuditLog:
 
     def _append(self, line: bytes) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise AuditError(f"cannot open the audit log {self.path}: {exc.strerror or exc}") from exc
-        try:
-            if fcntl is not None:
-                # The lock makes the torn-line check exact: without it fstat can see another
-                # writer's line half-copied and we would add a needless blank line.
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            size = os.fstat(fd).st_size
-            if size and os.pread(fd, 1, size - 1) != b"\n":
-                # A previous writer died mid-line: start ours on a fresh line so it stays readable.
-                line = b"\n" + line
-            written = os.write(fd, line)
-            if written != len(line):
-                raise AuditError(f"the audit log {self.path} was only partly written (disk full?)")
-            os.fsync(fd)
+            append_line(self.path, line)
         except OSError as exc:
             raise AuditError(f"cannot write the audit log {self.path}: {exc.strerror or exc}") from exc
-        finally:
-            os.close(fd)  # also releases the flock
 
     def _scrub(self, value: Any, depth: int = 0) -> Any:
         if depth > 4:

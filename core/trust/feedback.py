@@ -21,8 +21,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from core.paths import atomic_open, user_log_dir
-from core.trust.audit import AuditError, AuditLog, _user
+from core.paths import append_line, atomic_open, user_log_dir
+from core.trust.audit import AuditError, _user
 
 VERDICTS = ("agree", "disagree")
 LABELS = ("NORMAL", "PNEUMONIA")
@@ -79,7 +79,11 @@ def record_feedback(record: dict[str, Any], path: str | os.PathLike[str] | None 
     if missing:
         raise AuditError(f"a feedback record lacks {', '.join(missing)}")
     line = (json.dumps({k: record[k] for k in FIELDS}, ensure_ascii=False) + "\n").encode()
-    AuditLog(Path(path) if path else feedback_path())._append(line)
+    target = Path(path) if path else feedback_path()
+    try:
+        append_line(target, line)
+    except OSError as exc:
+        raise AuditError(f"cannot write the feedback log {target}: {exc.strerror or exc}") from exc
     return record
 
 

@@ -17,6 +17,7 @@ import shutil
 import sys
 import uuid
 import zipfile
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,20 @@ def rows_sha256(rows: list[str]) -> str:
     for row in sorted(rows):
         h.update(row.encode("utf-8", "surrogatepass") + b"\n")
     return h.hexdigest()
+
+
+def file_list_sha256(entries: Iterable[tuple[Sequence[str], str | os.PathLike[str]]]) -> str:
+    """Fingerprint of a labelled file list: each entry's fields (split, class, name...) and its
+    file's size in bytes (-1 when it cannot be read), tab-joined, in sorted order. Changes when
+    a file is added, removed, relabelled or rewritten with another size."""
+    rows = []
+    for fields, path in entries:
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            size = -1
+        rows.append("\t".join([*fields, str(size)]))
+    return rows_sha256(rows)
 
 
 def _find_lambda(node: Any) -> bool:

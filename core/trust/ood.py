@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import PneumoscopeError
+from core.imaging.preprocess import batch_to_model_input
 
 SPEC_VERSION = 1
 METHOD = "mahalanobis-ledoit-wolf"
@@ -115,11 +116,7 @@ def features_from_uint8(model: Any, x_uint8: np.ndarray, channels: int, batch_si
     x_uint8 = np.asarray(x_uint8)
     feats = []
     for i in range(0, len(x_uint8), 256):  # bounded float copies, however many images
-        chunk = x_uint8[i : i + 256].astype(np.float32) / np.float32(255.0)
-        chunk = chunk[..., None]
-        if channels == 3:
-            chunk = np.repeat(chunk, 3, axis=-1)
-        feats.append(extract_features(model, chunk, batch_size))
+        feats.append(extract_features(model, batch_to_model_input(x_uint8[i : i + 256], channels), batch_size))
     return np.concatenate(feats) if feats else np.zeros((0, 0))
 
 

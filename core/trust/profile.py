@@ -12,19 +12,17 @@ not depend on the learning layer.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import json
 import math
 import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.errors import PneumoscopeError
-from core.paths import user_data_dir
+from core.errors import PneumoscopeError, fraction_problem
+from core.paths import atomic_open, user_data_dir
 
 PROFILE_FORMAT = 1
 KINDS = ("site", "adopted")
@@ -65,10 +63,10 @@ class SiteProfile:
             raise ProfileError(f"unknown profile kind {self.kind!r} (expected one of {', '.join(KINDS)})")
         if not isinstance(self.bundle_sha256, str) or not _SHA_RE.fullmatch(self.bundle_sha256):
             raise ProfileError("a site profile must name the sha256 of the model it was made for")
-        holdout = float(self.holdout)
-        if not (math.isfinite(holdout) and 0.0 <= holdout < 1.0):
-            raise ProfileError(f"the held-out fraction must be in [0, 1), not {self.holdout}")
-        self.holdout = holdout
+        problem = fraction_problem(self.holdout, "held-out")
+        if problem:
+            raise ProfileError(problem)
+        self.holdout = float(self.holdout)
 
     @property
     def date(self) -> str:
@@ -153,21 +151,11 @@ def save_profile(profile: SiteProfile, path: str | os.PathLike[str] | None = Non
     if dest.is_dir():
         raise ProfileError(f"{dest} is a folder; give a file name for the site profile")
     try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    except OSError as exc:
-        raise ProfileError(f"cannot write the site profile to {dest.parent}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(profile.to_dict(), fh, indent=2, sort_keys=True, allow_nan=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, dest)
+        text = json.dumps(profile.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n"
+        with atomic_open(dest, "w", fsync=True, encoding="utf-8") as fh:
+            fh.write(text)
     except (OSError, ValueError) as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise ProfileError(f"cannot write the site profile {dest}: {exc}") from exc
+        raise ProfileError(f"cannot write the site profile {dest}: {getattr(exc, 'strerror', None) or exc}") from exc
     return dest
 
 

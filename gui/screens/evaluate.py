@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.state import AppState
-from gui.widgets.common import ConfusionMatrixWidget, MessageBanner, fit_table_height
+from gui.widgets.common import ConfusionMatrixWidget, add_banners, fit_table_height
 from gui.widgets.plots import FigureCanvas
 from gui.widgets.task import BackgroundTask
 from gui.workers.runner import Worker
@@ -102,10 +102,7 @@ class EvaluateWidget(QWidget):
 
     def _build(self) -> None:
         outer = QVBoxLayout(self)
-        self.banner = MessageBanner("error")
-        self.info = MessageBanner("info")
-        outer.addWidget(self.banner)
-        outer.addWidget(self.info)
+        self.banner, self.info = add_banners(outer, "error", "info")
         row = QHBoxLayout()
         row.addWidget(QLabel("Model"))
         self.model_combo = QComboBox()

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from core.cases import open_case
 from core.errors import PneumoscopeError
-from gui.widgets.common import MessageBanner
+from gui.widgets.common import add_banners
 from gui.widgets.viewer import ImageView, view_buttons
 from gui.workers.runner import Worker, WorkerRunner, user_message
 
@@ -79,10 +79,7 @@ class ReadWidget(QWidget):
         self.export_btn.clicked.connect(self._export)
         form.addWidget(self.export_btn)
         outer.addLayout(form)
-        self.banner = MessageBanner("error")
-        self.info = MessageBanner("info")
-        outer.addWidget(self.banner)
-        outer.addWidget(self.info)
+        self.banner, self.info = add_banners(outer, "error", "info")
 
         body = QHBoxLayout()
         left = QVBoxLayout()

@@ -31,7 +31,7 @@ from gui.state import AppState
 from gui.widgets.batch_scoring import BatchScoring
 from gui.widgets.case_list import CaseList
 from gui.widgets.case_panel import CasePanel
-from gui.widgets.common import MessageBanner
+from gui.widgets.common import add_banners
 from gui.widgets.feedback_bar import FeedbackBar
 from gui.widgets.viewer import ImageView, heat_rgba, view_buttons
 from gui.workers.runner import Worker, WorkerRunner, user_message
@@ -109,12 +109,7 @@ class ReviewWidget(QWidget):
         bar.addWidget(self.batch_scoring)
         outer.addLayout(bar)
 
-        self.error_banner = MessageBanner("error")
-        self.warning_banner = MessageBanner("warning")
-        self.info_banner = MessageBanner("info")
-        outer.addWidget(self.error_banner)
-        outer.addWidget(self.warning_banner)
-        outer.addWidget(self.info_banner)
+        self.error_banner, self.warning_banner, self.info_banner = add_banners(outer, "error", "warning", "info")
         self.batch_scoring.info.connect(self.info_banner.show_message)
         self.batch_scoring.error.connect(self.error_banner.show_message)
 

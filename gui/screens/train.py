@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.state import AppState
-from gui.widgets.common import MessageBanner
+from gui.widgets.common import add_banners
 from gui.widgets.dataset_overview import DatasetOverview, scan_with_samples
 from gui.widgets.model_list import ModelList
 from gui.widgets.plots import HistoryPlot
@@ -105,10 +105,7 @@ class TrainWidget(QWidget):
     # --- layout ----------------------------------------------------------------------
     def _build(self) -> None:
         outer = QVBoxLayout(self)
-        self.banner = MessageBanner("error")
-        self.info = MessageBanner("info")
-        outer.addWidget(self.banner)
-        outer.addWidget(self.info)
+        self.banner, self.info = add_banners(outer, "error", "info")
         row = QHBoxLayout()
         row.addWidget(QLabel("Dataset folder"))
         self.data_edit = QLineEdit()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
@@ -229,3 +231,12 @@ class WrappingLabel(QLabel):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._fit()
+
+
+def add_banners(layout: Any, *kinds: str) -> list[MessageBanner]:
+    """The message strips a screen shows at its top (``"error"``, ``"warning"``, ``"info"``),
+    added to ``layout`` in that order."""
+    banners = [MessageBanner(kind) for kind in kinds]
+    for banner in banners:
+        layout.addWidget(banner)
+    return banners

@@ -13,8 +13,7 @@ import pytest
 
 from core.cases import Case
 from core.imaging import load_image
-from core.node.inbox import Inbox
-from core.node.inbox import read_info
+from core.node.inbox import Inbox, read_info
 from core.node.worker import ScoringWorker
 
 SHA = "c" * 64

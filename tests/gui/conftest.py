@@ -4,7 +4,6 @@ core.learning.train (32 px, two epochs), so review and threshold tests exercise 
 from __future__ import annotations
 
 import json
-
 import shutil
 from pathlib import Path
 
