@@ -5,7 +5,9 @@ Prints, side by side for the shipped model:
   pay at start), median of ``--runs`` processes each;
 - score + heat map per image, median over the 19 chest DICOMs after a warm-up (pixels already
   decoded, so decoding is not counted);
-- whether TensorFlow got imported.
+- whether TensorFlow got imported;
+- how far each float32 path is from the same model computed in float64 on the 19 chest DICOMs
+  (the yardstick for "scores within 1e-5 of Keras": Keras's own float32 error is of that size).
 ``PNEUMOSCOPE_RUNTIME=keras`` makes a bundle score through Keras/TensorFlow (the old path).
 
     .venv/bin/python benchmarks/bench_runtime.py [--runs 3]
@@ -78,6 +80,45 @@ def main() -> None:
     print(f"{'TensorFlow imported':44}{results['keras'][0]['tf']!s:>16}{results['litert'][0]['tf']!s:>16}")
     diff = abs(results["keras"][0]["score"] - results["litert"][0]["score"])
     print(f"same DICOM, |score difference| {diff:.2e}; {args.runs} processes each, load {os.getloadavg()[0]:.1f}")
+    accuracy()
+
+
+def _float64_twin(model):
+    """The same Keras model with every layer computing in float64 (the reference both float32
+    paths are measured against)."""
+    def to64(node):
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key == "dtype" and isinstance(value, str):
+                    out[key] = "float64"
+                elif key == "dtype" and isinstance(value, dict):
+                    out[key] = {**value, "config": {**value.get("config", {}), "name": "float64"}}
+                else:
+                    out[key] = to64(value)
+            return out
+        return [to64(v) for v in node] if isinstance(node, list) else node
+
+    twin = model.__class__.from_config(to64(model.get_config()))
+    twin.set_weights([w.astype("float64") for w in model.get_weights()])
+    return twin
+
+
+def accuracy() -> None:
+    import numpy as np
+
+    from core.imaging import load_image
+    from core.learning.bundle import load_bundle, predict_scores
+
+    bundle = load_bundle(REPO / "models" / "default")
+    x = np.stack([bundle.preprocess(load_image(p).pixels) for p in sorted(CHEST.glob("*.dcm"))])
+    keras32 = predict_scores(bundle.model, x).astype(np.float64)
+    ref = np.asarray(_float64_twin(bundle.model)(x.astype(np.float64), training=False), np.float64).reshape(-1)
+    lite = np.array([bundle.runtime.run(xi)[0] for xi in x], np.float64)
+    print(f"{len(x)} chest DICOMs, max |score difference| (raw model output):")
+    print(f"  Keras float32  vs float64 reference   {np.abs(keras32 - ref).max():.2e}")
+    print(f"  LiteRT float32 vs float64 reference   {np.abs(lite - ref).max():.2e}")
+    print(f"  LiteRT         vs Keras float32       {np.abs(lite - keras32).max():.2e}   (target 1e-5)")
 
 
 if __name__ == "__main__":
