@@ -200,3 +200,59 @@ def trimmed_module_attribute_map(data: dict, iod_module_map: dict, full_iods: tu
     full = {m["key"] for iod in full_iods for m in iod_module_map.get(iod, [])}
     full |= {k for k in data if "functional-groups" in k or k.startswith("segmentation") or k == "specimen"}
     return {k: (v if k in full else [a for a in v if len(a["path"]) == 0]) for k, v in data.items()}
+
+
+# ICU's "stub data" (as ICU's own source/stubdata builds it): a common-data package with no
+# entries, under the one symbol libicuuc looks for. ICU then finds no locale data, and the calls
+# that need it (collation, non-UTF codecs, break rules) return an error that Qt answers with its
+# own fallbacks; case mapping and NFC normalisation live in libicuuc itself.
+_ICU_STUB_C = """
+#include <stdint.h>
+typedef struct {
+    uint16_t headerSize; uint8_t magic1, magic2;                      /* MappedData */
+    uint16_t size, reservedWord; uint8_t isBigEndian, charsetFamily,  /* UDataInfo */
+        sizeofUChar, reservedByte, dataFormat[4], formatVersion[4], dataVersion[4];
+    uint8_t padding[8];                                               /* header is 32 bytes */
+    uint32_t count, reserved;                                         /* an empty table of contents */
+    uint32_t toc[2];
+} StubData;
+__attribute__((visibility("default"))) const StubData %(symbol)s = {
+    32, 0xda, 0x27, 20, 0, 0, 0, 2, 0, {0x43, 0x6d, 0x6e, 0x44}, {1, 0, 0, 0}, {0, 0, 0, 0},
+    {0, 0, 0, 0, 0, 0, 0, 0}, 0, 0, {0, 0}
+};
+"""
+
+
+def icu_data_stub(entries: list[Entry], workdir: Path, log: Callable[[str], None] = print) -> list[Entry]:
+    """Entries with Qt's ICU data library (``libicudata.so.NN``, 30 MiB of locale tables the app
+    does not use: it sorts, converts and breaks no text through ICU) replaced by ICU's empty
+    stub, compiled here. Linux with a C compiler only; otherwise, or if compiling fails, the
+    entries come back unchanged. ``PNEUMOSCOPE_APP_KEEP_ICU=1`` keeps the real data."""
+    if not sys.platform.startswith("linux") or os.environ.get("PNEUMOSCOPE_APP_KEEP_ICU") == "1":
+        return list(entries)
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    out: list[Entry] = []
+    for dest, src, kind in entries:
+        match = re.search(r"(^|/)libicudata\.so\.(\d+)$", dest.replace("\\", "/"))
+        if match is None or kind != "BINARY":
+            out.append((dest, src, kind))
+            continue
+        if compiler is None:
+            log("slim: no C compiler, ICU data kept")
+            out.append((dest, src, kind))
+            continue
+        version = match.group(2)
+        folder = workdir / "icu-stub"
+        folder.mkdir(parents=True, exist_ok=True)
+        source = folder / "icudata_stub.c"
+        source.write_text(_ICU_STUB_C % {"symbol": f"icudt{version}_dat"})
+        lib = folder / f"libicudata.so.{version}"
+        res = subprocess.run([compiler, "-shared", "-fPIC", "-O2", "-o", str(lib), str(source),
+                              f"-Wl,-soname,libicudata.so.{version}"], capture_output=True, text=True)
+        if res.returncode != 0:
+            log(f"slim: the ICU stub did not compile, ICU data kept: {res.stderr.strip()[:200]}")
+            out.append((dest, src, kind))
+            continue
+        log(f"slim: ICU data {dest} ({os.path.getsize(src) / 2**20:.1f} MiB) replaced by ICU's empty stub")
+        out.append((dest, str(lib), kind))
+    return out

@@ -44,8 +44,13 @@ class WindowCheck:
         for i in range(win.tabs.count()):
             win.tabs.setCurrentIndex(i)
             QApplication.processEvents()
-            if win.tabs.widget(i).grab().isNull():
+            shot = win.tabs.widget(i).grab()
+            if shot.isNull():
                 raise RuntimeError(f"the {win.tabs.tabText(i)} screen could not be drawn")
+            shots = os.environ.get("PNEUMOSCOPE_SELFTEST_SHOTS")  # a folder: keep what each screen drew
+            if shots:
+                os.makedirs(shots, exist_ok=True)
+                win.grab().save(os.path.join(shots, f"{i}_{win.tabs.tabText(i).lower()}.png"))
         win.tabs.setCurrentIndex(0)
         return {
             "screens": [win.tabs.tabText(i) for i in range(win.tabs.count())],

@@ -4,6 +4,7 @@ on files. The frozen app built with them is checked by tests/test_packaging.py (
 from __future__ import annotations
 
 import importlib.util
+import os
 import pkgutil
 import shutil
 import subprocess
@@ -181,3 +182,34 @@ def test_trimmed_highdicom_table_builds_the_same_results(dicom_dir, monkeypatch)
     _use_table(monkeypatch, {k: [a for a in v if not a["path"]] for k, v in full.items()})
     with pytest.raises(Exception):  # noqa: B017
         assert _result_attributes(dicom_dir) == expected
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or shutil.which("cc") is None, reason="Linux with cc")
+def test_qt_runs_on_the_empty_icu_data_stub(tmp_path):
+    """The stub replaces only libicudata, and Qt (with ICU's case mapping) works on it: a window is
+    drawn, Turkish and German upper-casing still come out right, and only collation, which the app
+    never asks ICU for, falls back (Qt says "Could not create collator")."""
+    qt_lib = Path(importlib.util.find_spec("PySide6").origin).parent / "Qt" / "lib"
+    real = next(qt_lib.glob("libicudata.so.*"))
+    entries = [(f"PySide6/Qt/lib/{real.name}", str(real), "BINARY"), ("libpython3.11.so.1.0", "/x/libpython", "BINARY")]
+    out = slim.icu_data_stub(entries, tmp_path, log=lambda _msg: None)
+    assert out[1] == entries[1] and out[0][0] == entries[0][0]
+    stub = Path(out[0][1])
+    assert stub != real and stub.stat().st_size < 100_000 < real.stat().st_size
+    code = ("from PySide6.QtCore import QCollator, QLocale\n"
+            "from PySide6.QtWidgets import QApplication, QLabel\n"
+            "app = QApplication([]); w = QLabel('Pneumoscope'); w.show(); app.processEvents()\n"
+            "assert not w.grab().isNull()\n"
+            "QCollator(QLocale('de_DE')).compare('a', 'b')\n"
+            "print(QLocale('tr_TR').toUpper('i'), QLocale('de_DE').toUpper('straße'))\n")
+    env = dict(os.environ, LD_PRELOAD=str(stub), QT_QPA_PLATFORM="offscreen")
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["\u0130", "STRASSE"]
+    assert "Could not create collator" in res.stderr  # the stub, not the real data, was loaded
+
+
+def test_icu_stub_is_skipped_when_asked(tmp_path, monkeypatch):
+    monkeypatch.setenv("PNEUMOSCOPE_APP_KEEP_ICU", "1")
+    entries = [("PySide6/Qt/lib/libicudata.so.73", "/x/libicudata.so.73", "BINARY")]
+    assert slim.icu_data_stub(entries, tmp_path, log=lambda _msg: None) == entries

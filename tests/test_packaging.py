@@ -192,7 +192,9 @@ def test_frozen_app_builds_and_passes_its_self_test(small_bundle, tmp_path):
             if os.environ.get("PNEUMOSCOPE_APP_WITH_TUNER") != "1":
                 files = [p for p in app_dir.rglob("*") if p.is_file() and not p.is_symlink()]
                 size_mib = sum(p.stat().st_size for p in files) / 2**20
-                assert size_mib < 1000, f"the app grew to {size_mib:.0f} MiB (931 MiB when measured)"
+                # 875.9 MiB measured with the ICU stub (needs a C compiler at build time)
+                limit = 900 if shutil.which("cc") and os.environ.get("PNEUMOSCOPE_APP_KEEP_ICU") != "1" else 940
+                assert size_mib <= limit, f"the app grew to {size_mib:.0f} MiB (limit {limit} MiB)"
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="Linux desktop entry")
