@@ -195,7 +195,7 @@ def score_case(
         except Exception as exc:  # a model Grad-CAM cannot explain still gets a score, and says why
             case.warnings.append(log_failure("Heat map (Grad-CAM)", exc))
             heat, score = None, float(bundle.score_pixels(xray.pixels))
-        features = _gate_features(bundle, xray.pixels, case)
+        features = _keras_gate_features(bundle, [xray.pixels], case.warnings)
     elif want_heatmap:  # LiteRT: score, gate features and Grad-CAM come from one pass
         from core.trust.explain import heat_from_cam
 
@@ -207,7 +207,7 @@ def score_case(
             case.warnings.append(log_failure("Heat map (Grad-CAM)", exc))
         features = features[None]
     else:
-        scores, features = bundle.scores_and_features([xray.pixels], want_features=_has_gate(bundle))
+        scores, features = _score_and_gate(bundle, [xray.pixels], case.warnings)
         score = float(scores[0])
     case.t_score = time.perf_counter() - t0
     case.score = float(score)
@@ -238,17 +238,28 @@ def _has_gate(bundle: Any) -> bool:
     return bundle_spec(bundle) is not None
 
 
-def _gate_features(bundle: Any, pixels: np.ndarray, case: Case) -> np.ndarray | None:
-    """The gate's features for one image (Keras path: a second pass), ``None`` without a gate."""
+def _keras_gate_features(bundle: Any, pixels_list: list[np.ndarray], warnings: list[str]) -> np.ndarray | None:
+    """The gate's features by a second Keras pass; ``None`` without a gate, or when it fails (the
+    failure is logged and added to ``warnings``: a failing gate must not hide the score)."""
     if not _has_gate(bundle):
         return None
     try:
         from core.trust.ood import bundle_features
 
-        return bundle_features(bundle, np.asarray(bundle.preprocess(pixels), dtype=np.float32)[None])
+        return bundle_features(bundle, np.stack([np.asarray(bundle.preprocess(p), dtype=np.float32)
+                                                 for p in pixels_list]))
     except Exception as exc:
-        case.warnings.append(log_failure("Out-of-distribution check", exc))
+        warnings.append(log_failure("Out-of-distribution check", exc))
         return None
+
+
+def _score_and_gate(bundle: Any, pixels_list: list[np.ndarray], warnings: list[str]) -> tuple[np.ndarray, Any]:
+    """Scores and the gate's features (``None`` without a gate or when it failed). LiteRT gives
+    both from one pass; on the Keras path the features take a second pass."""
+    if getattr(bundle, "runtime", None) is not None:
+        return bundle.scores_and_features(pixels_list, want_features=_has_gate(bundle))
+    scores, _ = bundle.scores_and_features(pixels_list, want_features=False)
+    return scores, _keras_gate_features(bundle, pixels_list, warnings)
 
 
 def population_check(bundle: Any, xray: XRay) -> str | None:
@@ -263,22 +274,6 @@ def _load_or_error(path: str) -> XRay | str:
         return load_image(path)
     except PneumoscopeError as exc:
         return str(exc)
-
-
-def score_with_gate_features(bundle: Any, pixels_list: list[np.ndarray]) -> tuple[np.ndarray, Any]:
-    """Scores and gate features in one pass; where only the features fail (Keras path), the
-    scores stand and the exception comes back in place of the features."""
-    want = _has_gate(bundle)
-    if getattr(bundle, "runtime", None) is not None or not want:
-        return bundle.scores_and_features(pixels_list, want_features=want)
-    scores, _ = bundle.scores_and_features(pixels_list, want_features=False)
-    try:
-        from core.trust.ood import bundle_features
-
-        x = np.stack([np.asarray(bundle.preprocess(p), dtype=np.float32) for p in pixels_list])
-        return scores, bundle_features(bundle, x)
-    except Exception as exc:
-        return scores, exc
 
 
 def score_files(
@@ -308,18 +303,16 @@ def score_files(
             part = paths[start:start + _BATCH]
             loaded = list(pool.map(_load_or_error, part))
             good = [x for x in loaded if isinstance(x, XRay)]
-            gate_warning = None
+            gate_warnings: list[str] = []
             ood = None
+            scores = np.zeros(0)
             if good:
-                scores, features = score_with_gate_features(bundle, [x.pixels for x in good])
+                scores, features = _score_and_gate(bundle, [x.pixels for x in good], gate_warnings)
                 try:
-                    if isinstance(features, Exception):
-                        raise features
                     ood = gate_scores(bundle, features)
                 except Exception as exc:  # a failing gate must not hide the scores, nor be hidden
-                    gate_warning = log_failure("Out-of-distribution check", exc)
-            else:
-                scores = np.zeros(0)
+                    gate_warnings.append(log_failure("Out-of-distribution check", exc))
+            gate_warning = gate_warnings[0] if gate_warnings else None
             k = 0
             for path, item in zip(part, loaded, strict=True):
                 case = Case(path=path, threshold=float(threshold), threshold_source=threshold_source or "")
