@@ -16,28 +16,23 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QCheckBox,
     QDialog,
-    QDialogButtonBox,
-    QDoubleSpinBox,
-    QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QMessageBox,
     QPushButton,
-    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from core.node.config import NodeSettings, load_settings, save_settings
+from core.node.config import NodeSettings, load_settings
 from core.node.errors import NodeError
 from core.node.probe import listener_answers
 from core.node.worklist import Worklist, WorklistRow
+from gui.dialogs.node_settings import NodeSettingsDialog
 from gui.widgets.feedback_bar import FeedbackBar
 
 COLUMNS = ("Received", "Patient key", "Score", "Label", "Threshold", "OOD", "Reviewed", "Status")
@@ -74,70 +69,6 @@ def feedback_case(screen: Any, index: int) -> Any:
     r = rows[index]
     return SimpleNamespace(path=str(Path(screen.settings.inbox_path()) / r.file), score=r.score, label=r.label,
                            threshold=r.threshold, threshold_source=r.threshold_source, sop_instance_uid=r.uid)
-
-
-class NodeSettingsDialog(QDialog):
-    """Edit and save the node settings (validated by core before they are written)."""
-
-    def __init__(self, settings: NodeSettings, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("DICOM node settings")
-        self.settings = settings
-        form = QFormLayout(self)
-        self.enabled = QCheckBox("Start the listener when Pneumoscope starts")
-        self.enabled.setChecked(settings.enabled)
-        self.aet = QLineEdit(settings.ae_title)
-        self.port = QSpinBox()
-        self.port.setRange(1, 65535)
-        self.port.setValue(int(settings.port))
-        self.bind = QLineEdit(settings.bind_host)
-        self.bind.setToolTip("127.0.0.1: this computer only. 0.0.0.0: every network interface.")
-        self.allowed = QLineEdit(", ".join(settings.allowed_callers))
-        self.allowed.setPlaceholderText("any calling AE title")
-        self.destination = QLineEdit(settings.destination)
-        self.destination.setPlaceholderText("HOST:PORT:AET of the PACS, or empty to keep results here")
-        self.inbox = QLineEdit(settings.inbox)
-        self.inbox.setPlaceholderText(str(settings.inbox_path()))
-        self.max_mb = QDoubleSpinBox()
-        self.max_mb.setRange(1, 10000)
-        self.max_mb.setSuffix(" MB")
-        self.max_mb.setValue(float(settings.max_instance_mb))
-        form.addRow(self.enabled)
-        form.addRow("AE title", self.aet)
-        form.addRow("Port", self.port)
-        form.addRow("Listen on", self.bind)
-        form.addRow("Allowed callers", self.allowed)
-        form.addRow("Send results to", self.destination)
-        form.addRow("Inbox folder", self.inbox)
-        form.addRow("Largest instance", self.max_mb)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.save)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
-
-    def edited(self) -> NodeSettings:
-        return NodeSettings(
-            enabled=self.enabled.isChecked(),
-            ae_title=self.aet.text().strip(),
-            port=self.port.value(),
-            bind_host=self.bind.text().strip(),
-            allowed_callers=[a.strip() for a in self.allowed.text().split(",") if a.strip()],
-            destination=self.destination.text().strip(),
-            inbox=self.inbox.text().strip(),
-            max_instance_mb=self.max_mb.value(),
-            send_secondary_capture=self.settings.send_secondary_capture,
-            send_sr=self.settings.send_sr,
-        )
-
-    def save(self) -> None:
-        try:
-            settings = self.edited()
-            save_settings(settings)
-        except (NodeError, OSError) as exc:
-            QMessageBox.warning(self, "DICOM node settings", str(exc))
-            return
-        self.settings = settings
-        self.accept()
 
 
 class WorklistWidget(QWidget):

@@ -87,7 +87,7 @@ def test_listener_needs_a_model_and_reports_a_busy_port(qtbot, node_settings, wi
 def test_settings_dialog_validates_and_saves(qtbot, node_settings, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
-    from gui.screens.worklist import NodeSettingsDialog
+    from gui.dialogs.node_settings import NodeSettingsDialog
 
     dialog = NodeSettingsDialog(node_settings)
     qtbot.addWidget(dialog)
@@ -134,3 +134,39 @@ def test_worklist_node_computes_heat_maps_when_results_go_to_dicomweb(qtbot, nod
         assert worklist.node.worker.scorer.want_heatmap is True
     finally:
         worklist.stop_listener()
+
+
+def test_settings_dialog_keeps_and_edits_how_results_are_sent(qtbot, node_settings, tmp_path, monkeypatch):
+    """Saving the dialog used to reset the report style, heat-map kind, DICOMweb address and run
+    label (set with `listen --save`) to their defaults."""
+    from core.node.config import load_settings
+    from gui.dialogs.node_settings import NodeSettingsDialog
+
+    node_settings.heat_map, node_settings.sr_style = "sc", "legacy"
+    node_settings.web_destination, node_settings.results_run = "http://127.0.0.1:8042/dicom-web", "site-2"
+    save_settings(node_settings)
+    dialog = NodeSettingsDialog(load_settings())
+    qtbot.addWidget(dialog)
+    dialog.save()
+    kept = load_settings()
+    assert (kept.heat_map, kept.sr_style, kept.web_destination, kept.results_run) == \
+        ("sc", "legacy", "http://127.0.0.1:8042/dicom-web", "site-2")
+
+    dialog = NodeSettingsDialog(kept)
+    qtbot.addWidget(dialog)
+    dialog.heat_map.setCurrentIndex(dialog.heat_map.findData("both"))
+    dialog.sr_style.setCurrentIndex(dialog.sr_style.findData("tid1500"))
+    dialog.send_heat.setChecked(False)
+    dialog.web.setText("ftp://nope")
+    from PySide6.QtWidgets import QMessageBox
+
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda *a, **k: shown.append(a[2])))
+    dialog.save()
+    assert shown and "DICOMweb" in shown[0]
+    dialog.web.setText("")
+    dialog.save()
+    edited = load_settings()
+    assert (edited.heat_map, edited.sr_style, edited.send_secondary_capture, edited.web_destination) == \
+        ("both", "tid1500", False, "")
+    dialog.grab().save(str(tmp_path.parent / "node_settings.png"))
