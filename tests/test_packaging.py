@@ -43,6 +43,8 @@ def small_bundle(tmp_path_factory) -> Path:
     return save_bundle(tmp_path_factory.mktemp("bundle") / "small", model, card, {})
 
 
+RESULT_KINDS = ["Secondary Capture Image Storage", "Parametric Map Storage", "Comprehensive 3D SR Storage"]
+
 # --------------------------------------------------------------------------- fast
 
 
@@ -79,6 +81,7 @@ def test_self_test_in_process_reports_every_step(small_bundle):
     assert 0.0 <= summary["score"] <= 1.0
     assert summary["label"] == ("PNEUMONIA" if summary["score"] >= 0.5 else "NORMAL")
     assert summary["heatmap_shape"] == [256, 256]
+    assert summary["results"] == RESULT_KINDS
     t = summary["timings_s"]
     assert 0 < t["first_score"] <= t["to_first_score"] <= t["total"]
 
@@ -162,6 +165,8 @@ def test_frozen_app_builds_and_passes_its_self_test(small_bundle, tmp_path):
     summary = json.loads((tmp_path / "frozen.json").read_text())
     assert res.returncode == 0 and summary["ok"], json.dumps(summary)[:3000] + res.stderr[-3000:]
     assert summary["frozen"] is True and summary["train"]["epochs_run"] == 1
+    # The node's results build inside the app (the SC's text band needs Pillow's FreeType).
+    assert summary["results"] == RESULT_KINDS
     assert summary["gui"]["screens"] == ["Review", "Worklist", "Threshold", "Train", "Evaluate", "Read"]
     assert summary["tuning_available"] is (os.environ.get("PNEUMOSCOPE_APP_WITH_TUNER") == "1")
     if shipped_model:
@@ -242,6 +247,7 @@ def test_lite_app_without_tensorflow_builds_and_passes_its_self_test(tmp_path):
     summary = json.loads((tmp_path / "lite.json").read_text())
     assert res.returncode == 0 and summary["ok"], json.dumps(summary)[:3000] + res.stderr[-3000:]
     assert summary["runtime"] == "litert" and summary["tensorflow_loaded"] is False
+    assert summary["results"] == RESULT_KINDS
     assert "Train" in summary["gui"]["screens"] and "Review" in summary["gui"]["screens"]
     files = [p for p in app_dir.rglob("*") if p.is_file() and not p.is_symlink()]
     size_mib = sum(p.stat().st_size for p in files) / 2**20

@@ -105,10 +105,10 @@ class PeerSender:
         except Exception:  # a dead socket: nothing to tell the peer
             pass
 
-    def _store(self, ds: Any) -> int:
+    def _store(self, ds: Any, payload: Any = None) -> int:
         dest = self.destination
         try:
-            status = self._assoc.send_c_store(ds)
+            status = self._assoc.send_c_store(ds if payload is None else payload)
         except ValueError as exc:  # no accepted context for this SOP class / transfer syntax
             raise NodeSendError(f"{dest} cannot take {ds.SOPClassUID.name}: {exc}") from exc
         except (RuntimeError, OSError) as exc:
@@ -120,20 +120,29 @@ class PeerSender:
             raise NodeSendError(f"{dest} refused the {ds.SOPClassUID.name} (status 0x{code:04X})")
         return code
 
-    def send(self, datasets: Sequence[Any]) -> list[int]:
-        """Send each dataset (in order) over the kept association; returns the statuses."""
+    def send(self, datasets: Sequence[Any], files: Sequence[Path] | None = None) -> list[int]:
+        """Send each dataset (in order) over the kept association; returns the statuses.
+
+        ``files``: the same datasets already saved (DICOM files, one per dataset); their bytes are
+        sent as they are, without encoding the datasets a second time."""
         if not datasets:
             return []
+        if files is not None and len(files) != len(datasets):
+            raise ValueError("one saved file per dataset")
+        if files is not None:
+            from pynetdicom import _config
+
+            _config.STORE_SEND_CHUNKED_DATASET = True  # a path is sent from its bytes, not re-encoded
         sop_classes = {str(ds.SOPClassUID) for ds in datasets}
         statuses: list[int] = []
         with self._lock:
-            for ds in datasets:
+            for i, ds in enumerate(datasets):
                 for attempt in (1, 2):
                     if not self._usable(sop_classes):
                         self._drop()
                         self._assoc = self._open(sop_classes)
                     try:
-                        statuses.append(self._store(ds))
+                        statuses.append(self._store(ds, None if files is None else Path(files[i])))
                         self._last = time.monotonic()
                         break
                     except _Lost as exc:
@@ -211,7 +220,7 @@ def send_results(
     if sender is None and destination is None and not web_url:
         raise NodeSendError("no destination to send the results to")
     if sender is not None:
-        sender.send(datasets)
+        sender.send(datasets, files=paths)
     elif destination is not None:
         send_datasets(datasets, destination, calling_aet)
     if web_url:

@@ -253,6 +253,10 @@ def run_self_test(
             raise SelfTestError(f"Grad-CAM's score {cam_score:.4f} differs from the model's {score:.4f}")
         summary["heatmap_shape"] = list(heat.shape)
 
+        stage = "results"
+        say("building the DICOM results a PACS gets (TID 1500 SR, Parametric Map, Secondary Capture)")
+        summary["results"] = _check_results(bundle, source)
+
         if ui is not None:
             stage = "screens"
             say("building every screen with the model loaded")
@@ -305,6 +309,31 @@ def emit(summary: dict[str, Any], json_path: str | None = None) -> None:
     if json_path:
         with atomic_open(json_path, "w", encoding="utf-8") as fh:
             fh.write(text + "\n")
+
+
+def _check_results(bundle: Any, pixels: np.ndarray) -> list[str]:
+    """Build every result object the DICOM node can send for one scored image, and read each
+    back: the SC draws its text band with Pillow's FreeType, the PM and SR go through highdicom."""
+    import pydicom
+
+    from core.cases import score_case
+    from core.node.results import build_results
+
+    with tempfile.TemporaryDirectory(prefix="pneumoscope-selftest-") as tmp:
+        source = write_jpeg2000(Path(tmp) / "source.dcm", pixels)
+        case = score_case(bundle, source, want_heatmap=True, audit=False)
+        if case.error or case.heatmap is None:
+            raise SelfTestError(f"the test image could not be scored with a heat map ({case.error})")
+        built = build_results(source, case, bundle.sha256, heat_map="both")
+        kinds = []
+        for i, ds in enumerate(built):
+            out = Path(tmp) / f"result{i}.dcm"
+            ds.save_as(out, enforce_file_format=True)
+            back = pydicom.dcmread(out)
+            kinds.append(str(back.SOPClassUID.name))
+    if len(kinds) != 3:
+        raise SelfTestError(f"expected an SC, a Parametric Map and an SR, got {kinds}")
+    return kinds
 
 
 def main(argv: list[str] | None = None, ui_factory: Callable[[], SelfTestUI] | None = None) -> int:
