@@ -57,11 +57,11 @@ def make_copies(out: Path, n: int) -> list[Path]:
     return paths
 
 
-def orthanc_start(folder: Path) -> tuple[subprocess.Popen[bytes], int, int]:
+def orthanc_start(folder: Path, sync: bool = True) -> tuple[subprocess.Popen[bytes], int, int]:
     dicom_port, http_port = free_port(), free_port()
     cfg = {"Name": "bench", "StorageDirectory": str(folder / "db"), "IndexDirectory": str(folder / "db"),
            "DicomAet": "ORTHANC", "DicomPort": dicom_port, "HttpPort": http_port, "RemoteAccessAllowed": False,
-           "AuthenticationEnabled": False, "Plugins": []}
+           "AuthenticationEnabled": False, "Plugins": [], "SyncStorageArea": sync}
     (folder / "orthanc.json").write_text(json.dumps(cfg))
     proc = subprocess.Popen(["Orthanc", str(folder / "orthanc.json")], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -90,6 +90,9 @@ def main() -> int:
     parser.add_argument("--no-forward", action="store_true", help="keep results local (no Orthanc)")
     parser.add_argument("--runtime", choices=("keras", "litert", "both"), default="both",
                         help="score through Keras/TensorFlow (before issue 18), LiteRT, or both in turn")
+    parser.add_argument("--orthanc-no-sync", action="store_true",
+                        help="Orthanc without an fsync per stored file (SyncStorageArea false): what the node "
+                             "itself can do when the PACS answers fast")
     parser.add_argument("--heat-map", choices=("pm", "sc", "both"), default="sc",
                         help="heat-map object sent with the SR (default sc: SC + SR per instance)")
     args = parser.parse_args()
@@ -123,7 +126,7 @@ def run_once(args: argparse.Namespace, runtime: str) -> dict:
                "--quiet", "--interval", "30"]
         if not args.no_forward:
             (work / "orthanc").mkdir()
-            orthanc, o_dicom, o_http = orthanc_start(work / "orthanc")
+            orthanc, o_dicom, o_http = orthanc_start(work / "orthanc", sync=not args.orthanc_no_sync)
             cmd += ["--send-to", f"127.0.0.1:{o_dicom}:ORTHANC", "--heat-map", args.heat_map]
         env = dict(os.environ, PYTHONPATH=str(REPO), PNEUMOSCOPE_HOME=str(work / "home"))
         env.pop("PNEUMOSCOPE_RUNTIME", None)

@@ -29,8 +29,11 @@ def default_sender(settings: NodeSettings) -> ResultSender | None:
     web = settings.web_destination.strip()
     from core.node.send import PeerSender, send_results
 
-    # One association to the destination, kept open and reused for every result.
-    peer = PeerSender(dest, settings.ae_title) if dest is not None else None
+    from core.node.worker import default_threads
+
+    # Kept associations, reused for every result: one per scoring thread, so each can wait for
+    # the PACS's answer while the other sends.
+    peer = PeerSender(dest, settings.ae_title, associations=default_threads()) if dest is not None else None
     sender = functools.partial(
         send_results,
         sender=peer,

@@ -66,3 +66,25 @@ def test_reconnects_when_the_peer_drops_the_association(tmp_path: Path, dicom_di
     finally:
         peer.close()
     assert peer.associations == 3
+
+
+def test_two_threads_share_two_kept_associations(tmp_path: Path, dicom_dir: Path) -> None:
+    """A PACS answers a store only once it has kept it, one store at a time per association: two
+    scoring threads get one association each, kept and reused, never one per result."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sources = chest_files(dicom_dir)[:6]
+    orthanc = Orthanc(tmp_path / "orthanc")
+    orthanc.args = ["--verbose"]
+    with orthanc:
+        peer = PeerSender(Destination("127.0.0.1", orthanc.dicom_port, orthanc.aet), "PNEUMOSCOPE", associations=2)
+        try:
+            with ThreadPoolExecutor(2) as pool:
+                list(pool.map(lambda i: send_results(sources[i], scorer_with_map(sources[i]), "ef" * 32,
+                                                     tmp_path / "res" / str(i), sender=peer), range(len(sources))))
+        finally:
+            peer.close()
+        assert peer.associations == 2 and peer.reconnects == 0
+        assert _sops(orthanc) == _expected(tmp_path / "res")
+        log = (tmp_path / "orthanc" / "orthanc.log").read_text(errors="replace")
+        assert log.count("Association Received from AET PNEUMOSCOPE") == 2, log[-3000:]
