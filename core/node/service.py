@@ -28,7 +28,6 @@ def default_sender(settings: NodeSettings) -> ResultSender | None:
     dest = settings.destination_parsed()
     web = settings.web_destination.strip()
     from core.node.send import PeerSender, send_results
-
     from core.node.worker import default_threads
 
     # Kept associations, reused for every result: one per scoring thread, so each can wait for
