@@ -9,6 +9,7 @@ sends again the object that did not get a status, so nothing is lost; an object 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -45,10 +46,8 @@ def _no_delay(assoc: Any) -> None:
 
     raw = getattr(getattr(getattr(assoc, "dul", None), "socket", None), "socket", None)
     if raw is not None:
-        try:
+        with contextlib.suppress(OSError):  # not a TCP socket, or already closed: keep the default
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:  # not a TCP socket (tests) or already closed: keep the default
-            pass
 
 
 class _Lost(Exception):
