@@ -41,13 +41,14 @@ class _Printer:
     def event(self, uid: str, what: str) -> None:
         if self.quiet or what == "received":
             return
-        row = next((r for r in self.node.inbox.worklist.rows() if r.uid == uid), None)
+        # The record the worker just wrote (re-reading the journal for each line grew with it).
+        rec = self.node.worker.recent(uid) or {}
         detail = ""
-        if row is not None and what == "scored":
-            score = "n/a" if row.score is None else f"{row.score:.3f}"
-            detail = f" score {score} {row.label or 'no call'}" + (" OOD" if row.ood_flag else "")
-        elif row is not None and what in ("failed", "send_failed"):
-            detail = f" {row.error or row.sent}"
+        if what == "scored" and rec:
+            score = "n/a" if rec.get("score") is None else f"{rec['score']:.3f}"
+            detail = f" score {score} {rec.get('label') or 'no call'}" + (" OOD" if rec.get("ood_flag") else "")
+        elif what in ("failed", "send_failed") and rec:
+            detail = f" {rec.get('error', '')}"
         self._print(f"{time.strftime('%H:%M:%S')} {what:<11} ...{uid[-16:]}{detail}")
 
     def counts_line(self) -> str:

@@ -14,6 +14,7 @@ import os
 import queue
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from core.node.errors import NodeError
 from core.node.inbox import Inbox
 
 log = logging.getLogger("pneumoscope.node")
+_RECENT = 4096  # records kept for the terminal's per-instance lines
 
 Scorer = Callable[[Path], Any]
 # send(source_path, case, model_sha256, results_dir) -> None; raises NodeError on failure.
@@ -76,6 +78,7 @@ class ScoringWorker:
         self._lock = threading.Lock()
         self.stats = {"scored": 0, "failed": 0, "sent": 0, "send_failed": 0}
         self._busy: set[str] = set()
+        self._recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     @property
     def busy(self) -> str:
@@ -167,7 +170,7 @@ class ScoringWorker:
     def _score(self, uid: str) -> None:
         path = self.inbox.path_for(uid)
         if not path.exists():
-            self.inbox.worklist.append("failed", uid, error="the received file is missing from the inbox")
+            self._record("failed", uid, error="the received file is missing from the inbox")
             self._bump("failed")
             return
         try:
@@ -175,17 +178,17 @@ class ScoringWorker:
         except Exception as exc:
             message = str(exc) or type(exc).__name__
             log.warning("scoring %s failed: %s", path.name, message)
-            self.inbox.worklist.append("failed", uid, error=message[:500])
+            self._record("failed", uid, error=message[:500])
             self._bump("failed")
             self._notify(uid, "failed")
             return
         error = getattr(case, "error", None)
         if error:
-            self.inbox.worklist.append("failed", uid, error=str(error)[:500])
+            self._record("failed", uid, error=str(error)[:500])
             self._bump("failed")
             self._notify(uid, "failed")
             return
-        self.inbox.worklist.append(
+        self._record(
             "scored",
             uid,
             score=_float(getattr(case, "score", None)),
@@ -211,20 +214,35 @@ class ScoringWorker:
             try:
                 case = self.scorer(path)
             except Exception as exc:
-                self.inbox.worklist.append("send_failed", uid, error=f"cannot rescore: {exc}"[:500])
+                self._record("send_failed", uid, error=f"cannot rescore: {exc}"[:500])
                 self._bump("send_failed")
                 return
         try:
             self.sender(path, case, self.model_sha256, self.inbox.results_dir(uid))
         except NodeError as exc:
             log.warning("sending results for %s failed: %s", path.name, exc)
-            self.inbox.worklist.append("send_failed", uid, error=str(exc)[:500])
+            self._record("send_failed", uid, error=str(exc)[:500])
             self._bump("send_failed")
             self._notify(uid, "send_failed")
             return
-        self.inbox.worklist.append("sent", uid)
+        self._record("sent", uid)
         self._bump("sent")
         self._notify(uid, "sent")
+
+    def _record(self, event: str, uid: str, **fields: Any) -> dict[str, Any]:
+        """Journal one event, and keep it at hand for :meth:`recent` (no re-reading the journal)."""
+        record = self.inbox.worklist.append(event, uid, **fields)
+        with self._lock:
+            self._recent[uid] = record
+            self._recent.move_to_end(uid)
+            while len(self._recent) > _RECENT:
+                self._recent.popitem(last=False)
+        return record
+
+    def recent(self, uid: str) -> dict[str, Any] | None:
+        """The last record this worker wrote for ``uid`` (of its last few thousand), or ``None``."""
+        with self._lock:
+            return self._recent.get(uid)
 
     def _notify(self, uid: str, what: str) -> None:
         if self.on_done is not None:

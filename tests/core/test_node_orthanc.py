@@ -196,6 +196,8 @@ def test_cli_listen_with_the_model_end_to_end(tmp_path: Path, dicom_dir: Path) -
         for r in rows.values():
             assert r.status == "scored" and r.sent == "sent", (r.uid, r.error, r.sent)
             assert 0.0 <= r.score <= 1.0 and len(r.model_sha256) == 64
+            # one terminal line per instance, with the score the journal holds
+            assert f"scored      ...{r.uid[-16:]} score {r.score:.3f}" in text, text[-3000:]
         validate_results(orthanc, files, rows, tmp_path)
 
 
