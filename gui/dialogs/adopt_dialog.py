@@ -15,6 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.widgets.common import add_dialog_buttons
+
 
 class AdoptDialog(QDialog):
     def __init__(self, threshold: float, default_user: str, parent: QWidget | None = None) -> None:
@@ -28,10 +30,7 @@ class AdoptDialog(QDialog):
         self.reason.setFixedHeight(80)
         form.addRow("Your name", self.user)
         form.addRow("Reason", self.reason)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self._accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        add_dialog_buttons(form, QDialogButtonBox.StandardButton.Ok, self._accept, self.reject)
 
     def _accept(self) -> None:
         if not self.user.text().strip() or not self.reason.toPlainText().strip():

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from core.node.config import NodeSettings, save_settings
 from core.node.errors import NodeError
+from gui.widgets.common import add_dialog_buttons
 
 
 class NodeSettingsDialog(QDialog):
@@ -82,10 +83,7 @@ class NodeSettingsDialog(QDialog):
         form.addRow("Report style", self.sr_style)
         form.addRow("Heat map as", self.heat_map)
         form.addRow("Results run", self.run_label)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.save)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        add_dialog_buttons(form, QDialogButtonBox.StandardButton.Save, self.save, self.reject)
 
     def edited(self) -> NodeSettings:
         """The settings as edited; anything the dialog does not show is kept as it was."""

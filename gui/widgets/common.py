@@ -240,3 +240,15 @@ def add_banners(layout: Any, *kinds: str) -> list[MessageBanner]:
     for banner in banners:
         layout.addWidget(banner)
     return banners
+
+
+def add_dialog_buttons(form: Any, confirm: Any, on_confirm: Any, on_cancel: Any) -> Any:
+    """The confirm + Cancel row at the foot of a form dialog (``confirm``: a
+    ``QDialogButtonBox.StandardButton`` such as Save or Ok)."""
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    buttons = QDialogButtonBox(confirm | QDialogButtonBox.StandardButton.Cancel)
+    buttons.accepted.connect(on_confirm)
+    buttons.rejected.connect(on_cancel)
+    form.addRow(buttons)
+    return buttons
