@@ -14,34 +14,54 @@ try {
   const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
   page.on('console', m => { if (m.type() === 'error' || m.type() === 'warning') result.console.push(m.text().slice(0, 300)); });
   page.on('requestfailed', r => result.failed.push(r.url().slice(0, 200)));
-  await page.goto(`${base}/viewer?StudyInstanceUIDs=${study}`, { waitUntil: 'load', timeout: 60000 });
-  await page.waitForSelector('canvas', { timeout: 90000 });
-  await page.waitForTimeout(8000);
-  const skip = page.getByText('Skip all');  // the first-visit tour
-  if (await skip.count()) { await skip.first().click(); await page.waitForTimeout(1000); }
-  await page.screenshot({ path: `${out}/ohif_study.png` });
-  result.steps.push('study open');
-  // The series thumbnails: double-click the SR (the finding), then the Parametric Map (the overlay).
-  for (const [label, file] of [['SR', 'ohif_sr.png'], ['Parametric Map', 'ohif_pmap.png']]) {
+  const openStudy = async () => {
+    await page.goto(`${base}/viewer?StudyInstanceUIDs=${study}`, { waitUntil: 'load', timeout: 60000 });
+    await page.waitForSelector('canvas', { timeout: 90000 });
+    await page.waitForTimeout(8000);
+    const skip = page.getByText('Skip all');  // the first-visit tour
+    if (await skip.count()) { await skip.first().click(); await page.waitForTimeout(1000); }
+  };
+  // Double-click a series thumbnail; for the SR, wait (at most 30 s, answering OHIF's "track"
+  // prompt) until its region's label shows. Returns the thumbnail's text, or null without one.
+  const openSeries = async (label) => {
     const thumbs = page.locator('[data-cy="study-browser-thumbnail"], [data-cy="study-browser-thumbnail-no-image"]');
     const n = await thumbs.count();
-    let done = false;
-    for (let i = 0; i < n && !done; i++) {
+    for (let i = 0; i < n; i++) {
       const text = (await thumbs.nth(i).innerText()).replace(/\s+/g, ' ');
       const want = label === 'SR' ? /^\s*SR\b/.test(text) && !/assessment/i.test(text)
                                   : /^\s*PMAP\b/.test(text);
-      if (want) {
-        await thumbs.nth(i).dblclick();
-        await page.waitForTimeout(10000);
-        const yes = page.getByRole('button', { name: /^(Yes|Load|Track)/ });
-        if (await yes.count()) { await yes.first().click(); await page.waitForTimeout(5000); }
-        await page.screenshot({ path: `${out}/${file}` });
-        result[label] = (await page.locator('body').innerText()).replace(/\s+/g, ' ').slice(0, 3000);
-        result.steps.push(`opened ${label}: ${text.slice(0, 120)}`);
-        done = true;
-      }
+      if (!want) continue;
+      await thumbs.nth(i).dblclick();
+      await page.waitForTimeout(label === 'SR' ? 3000 : 10000);
+      const end = Date.now() + (label === 'SR' ? 30000 : 0);
+      do {
+        const prompt = page.getByRole('button', { name: /^(Yes|Load|Track)/ });
+        if (await prompt.count()) { await prompt.first().click().catch(() => {}); await page.waitForTimeout(2000); }
+        if (label !== 'SR' || (await page.locator('body').innerText()).includes('Probability:')) break;
+        await page.waitForTimeout(1000);
+      } while (Date.now() < end);
+      return text;
     }
-    if (!done) result.steps.push(`no thumbnail for ${label} among ${n}`);
+    return null;
+  };
+  await openStudy();
+  await page.screenshot({ path: `${out}/ohif_study.png` });
+  result.steps.push('study open');
+  // The SR (the finding), then the Parametric Map (the overlay). OHIF 3 sometimes shows an SR
+  // without hydrating its measurements (a race inside the viewer, more often on a loaded
+  // machine): the study is opened again, up to three times in all, and each try is listed.
+  for (const [label, file] of [['SR', 'ohif_sr.png'], ['Parametric Map', 'ohif_pmap.png']]) {
+    let text = await openSeries(label);
+    for (let attempt = 2; label === 'SR' && text !== null && attempt <= 3
+         && !(await page.locator('body').innerText()).includes('Probability:'); attempt++) {
+      result.steps.push(`SR shown without its label: opening the study again (try ${attempt})`);
+      await openStudy();
+      text = await openSeries(label);
+    }
+    if (text === null) { result.steps.push(`no thumbnail for ${label}`); continue; }
+    await page.screenshot({ path: `${out}/${file}` });
+    result[label] = (await page.locator('body').innerText()).replace(/\s+/g, ' ').slice(0, 3000);
+    result.steps.push(`opened ${label}: ${text.slice(0, 120)}`);
   }
   result.text = (await page.locator('body').innerText()).replace(/\s+/g, ' ').slice(0, 6000);
 } catch (e) {
