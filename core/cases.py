@@ -241,13 +241,10 @@ def _has_gate(bundle: Any) -> bool:
 def _keras_gate_features(bundle: Any, pixels_list: list[np.ndarray], warnings: list[str]) -> np.ndarray | None:
     """The gate's features by a second Keras pass; ``None`` without a gate, or when it fails (the
     failure is logged and added to ``warnings``: a failing gate must not hide the score)."""
-    if not _has_gate(bundle):
-        return None
     try:
-        from core.trust.ood import bundle_features
+        from core.trust.ood import gate_features
 
-        return bundle_features(bundle, np.stack([np.asarray(bundle.preprocess(p), dtype=np.float32)
-                                                 for p in pixels_list]))
+        return gate_features(bundle, pixels_list)
     except Exception as exc:
         warnings.append(log_failure("Out-of-distribution check", exc))
         return None

@@ -185,10 +185,7 @@ class ModelBundle:
         return float(self.score_batch([pixels_uint8])[0])
 
     def score_batch(self, pixels_list: Sequence[np.ndarray]) -> np.ndarray:
-        if len(pixels_list) == 0:
-            return np.zeros(0, dtype=np.float32)
-        x = np.stack([self.preprocess(p) for p in pixels_list])
-        return self.calibrate(self.raw_scores(x))
+        return self.scores_and_features(pixels_list, want_features=False)[0]
 
     def scores_and_features(
         self, pixels_list: Sequence[np.ndarray], want_features: bool = True

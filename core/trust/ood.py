@@ -274,16 +274,22 @@ def bundle_ood_score(bundle: Any, pixels_uint8: np.ndarray) -> tuple[float, bool
 
     ``score`` is distance / cut-off (above 1.0: flagged, the image is unlike the training X-rays).
     """
-    spec = bundle_spec(bundle)
-    if spec is None:
+    scores = batch_ood_scores(bundle, [pixels_uint8])
+    if scores is None:
         return None
-    x = np.asarray(bundle.preprocess(pixels_uint8), dtype=np.float32)[None]
-    score = float(ood_score(spec, bundle_features(bundle, x))[0])
-    return score, bool(score > 1.0)
+    return float(scores[0]), bool(scores[0] > 1.0)
+
+
+def gate_features(bundle: Any, pixels_list: Sequence[np.ndarray]) -> np.ndarray | None:
+    """The gate's features for grey images (a model pass of their own); ``None`` without a gate."""
+    if bundle_spec(bundle) is None:
+        return None
+    x = np.stack([np.asarray(bundle.preprocess(p), dtype=np.float32) for p in pixels_list])
+    return bundle_features(bundle, x)
 
 
 def gate_scores(bundle: Any, features: np.ndarray | None) -> np.ndarray | None:
-    """Gate scores (distance / cut-off) for features the model pass already gave; ``None``
+    """Gate scores (distance / cut-off) for features a model pass already gave; ``None``
     without a gate."""
     spec = bundle_spec(bundle)
     if spec is None or features is None:
@@ -293,11 +299,7 @@ def gate_scores(bundle: Any, features: np.ndarray | None) -> np.ndarray | None:
 
 def batch_ood_scores(bundle: Any, pixels_list: Sequence[np.ndarray]) -> np.ndarray | None:
     """Gate scores for many images (batch prediction); ``None`` if the bundle has no gate."""
-    spec = bundle_spec(bundle)
-    if spec is None:
-        return None
-    x = np.stack([np.asarray(bundle.preprocess(p), dtype=np.float32) for p in pixels_list])
-    return ood_score(spec, bundle_features(bundle, x))
+    return gate_scores(bundle, gate_features(bundle, pixels_list))
 
 
 def bundle_features(bundle: Any, x_float: np.ndarray) -> np.ndarray:
