@@ -15,6 +15,12 @@ Compare expert readers with the model on the same labelled cases.
                                1-5 ratings (DeLong) and paired vs the model, kappa with the model's
                                calls at the threshold in force, McNemar at matched specificity
   import READINGS [--name N]   check a readings file and keep a copy in your user data folder
+  list                         the readings kept there (imports and Read-screen sessions)
+  export --out FILE [READINGS ...] [--reader NAME ...] [--set SITE]
+                               merge readings into one CSV: the files given, else every kept one
+                               (only the sessions read on SITE with --set)
+
+READINGS in report and export may be several files or folders of *.csv files.
 
 READINGS is a CSV file,reader,call[,rating][,seconds][,phase]; file is relative to the set's folder
 (or to the set CSV's folder); call NORMAL, PNEUMONIA or CANNOT_READ; rating 1 (definitely normal)
@@ -65,13 +71,13 @@ def _text(report: dict[str, Any]) -> str:
 def run_report(args: argparse.Namespace) -> int:
     from core.evaluation.reader_plots import write_reader_pdf
     from core.learning.bundle import open_bundle
-    from core.site.reader_study import choose_reader_matched, reader_report
-    from core.site.readings import read_readings
+    from core.site.reader_study import _clean, choose_reader_matched, reader_report
+    from core.site.readings import read_readings_files
     from core.site.scoring import score_site
     from core.site.sets import read_site_set
     from core.trust.profile import active_threshold
 
-    readings = read_readings(args.readings)  # bad input fails before the model is loaded
+    readings = read_readings_files(args.readings)  # bad input fails before the model is loaded
     site = read_site_set(args.set)
     bundle = open_bundle(args.model)
     progress = None
@@ -85,13 +91,18 @@ def run_report(args: argparse.Namespace) -> int:
     report = reader_report(scored.site, scored.scores, readings, threshold, text, no_call, seed=args.seed)
     data = report.as_dict()
     if args.choose:
-        choice = choose_reader_matched(scored.site, scored.scores, readings, args.choose, args.holdout, args.seed)
-        data["choice"] = {"threshold": choice.threshold, "chooser": choice.chooser, "reason": choice.reason,
-                          "holdout": choice.holdout}
+        cal, _ = choose_reader_matched(scored.site, scored.scores, readings, args.choose, args.holdout, args.seed,
+                                       bundle=bundle)
+        held = cal.figures.get("holdout")
+        data["choice"] = _clean({"threshold": cal.threshold, "chooser": cal.chooser, "reason": cal.choice.reason,
+                                 "holdout": None if held is None else {
+                                     "n": held["n"], "model": held["at_threshold"],
+                                     "reader": cal.figures.get("reader")},
+                                 "notes": cal.notes})
     if scored.site.unreadable:
         data["notes"].append(f"{len(scored.site.unreadable)} image(s) of the set could not be read and are left out.")
     if args.report:
-        idx = [scored.site.names.index(n) for n in sorted({r.file for r in readings if r.phase == 'unaided'})]
+        idx = report.case_index
         write_reader_pdf(args.report, scored.site.labels[idx], scored.scores[idx], data)
     if args.json:
         print(json.dumps(data, indent=2))
@@ -117,13 +128,52 @@ def run_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_list(args: argparse.Namespace) -> int:
+    from core.site.readings import readings_dir, stored_readings
+
+    entries = stored_readings()
+    if args.json:
+        print(json.dumps(entries, indent=2))
+        return 0
+    if not entries:
+        print(f"No readings are kept in {readings_dir()} yet.")
+        return 0
+    for e in entries:
+        if "error" in e:
+            print(f"{e['path']}: cannot be used: {e['error']}")
+            continue
+        where = f" on {e['set']}" if e.get("set") else ""
+        print(f"{e['path']} ({e['kind']}{where}): {', '.join(e['readers'])}; {e['unaided']} unaided, "
+              f"{e['aided']} aided")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    import os
+
+    from core.site.readings import ReadingsError, export_readings, stored_readings
+
+    sources = list(args.readings)
+    if not sources:
+        want = os.path.realpath(args.set) if args.set else None
+        sources = [e["path"] for e in stored_readings() if "error" not in e
+                   and (want is None or (e.get("set") and os.path.realpath(e["set"]) == want))]
+        if not sources:
+            raise ReadingsError("no kept readings" + (f" were read on {args.set}" if args.set else "")
+                                + "; give the readings files to export")
+    path, n = export_readings(sources, args.out, args.reader)
+    print(f"{n} reading(s) from {len(sources)} file(s) written to {path}")
+    return 0
+
+
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("readers", help="expert readers beside the model on the same cases",
                               description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="readers_command", metavar="ACTION")
     r = sub.add_parser("report", help="readers vs the model", description=DESCRIPTION,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    r.add_argument("readings", metavar="READINGS", type=Path)
+    r.add_argument("readings", metavar="READINGS", type=Path, nargs="+",
+                   help="readings CSV files or folders of them")
     r.add_argument("--set", required=True, metavar="SITE", help="the labelled set read (folder or CSV)")
     r.add_argument("--model", default="default", metavar="BUNDLE", help="model bundle (default: the one in use)")
     r.add_argument("--report", metavar="PDF", type=Path, help="also write a PDF with the ROC and the readers' points")
@@ -137,4 +187,14 @@ def register(subparsers: Any) -> None:
     i.add_argument("readings", metavar="READINGS", type=Path)
     i.add_argument("--name", help="name to keep it under")
     i.set_defaults(func=run_import)
+    ls = sub.add_parser("list", help="the readings kept in your user data folder")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=run_list)
+    e = sub.add_parser("export", help="merge readings into one CSV")
+    e.add_argument("readings", metavar="READINGS", type=Path, nargs="*",
+                   help="readings files or folders (default: every kept one)")
+    e.add_argument("--out", required=True, type=Path, metavar="FILE")
+    e.add_argument("--reader", action="append", metavar="NAME", help="only this reader (repeatable)")
+    e.add_argument("--set", metavar="SITE", help="with no READINGS: only the sessions read on this set")
+    e.set_defaults(func=run_export)
     p.set_defaults(func=lambda _args: (p.print_help(), 2)[1])

@@ -49,9 +49,23 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
     bundle = open_bundle(args.bundle)
     site = read_site_set(args.site)
+    from core.site.reader_study import choose_reader_matched, parse_reader_chooser
+    from core.site.readings import read_readings_files
+
+    readings = read_readings_files(args.readings) if args.readings else None
+    if parse_reader_chooser(args.choose) is not None and readings is None:
+        from core.evaluation.intervals import MetricsError
+
+        raise MetricsError(f"--choose {args.choose} matches a reader: give their readings with --readings FILE.")
     scored = score_site(bundle, site, progress=_progress(args.quiet))
-    cal = calibrate_site(bundle, scored.site, scored.scores, args.choose, args.holdout, args.seed)
-    profile = make_profile(bundle, scored.site, cal, user=args.user, name=args.name)
+    if readings is not None and parse_reader_chooser(args.choose) is not None:
+        # Only the cases the reader read: their calls choose (on one part) and are reported beside the model.
+        cal, chosen_on = choose_reader_matched(scored.site, scored.scores, readings, args.choose, args.holdout,
+                                               args.seed, bundle=bundle)
+    else:
+        cal = calibrate_site(bundle, scored.site, scored.scores, args.choose, args.holdout, args.seed)
+        chosen_on = scored.site
+    profile = make_profile(bundle, chosen_on, cal, user=args.user, name=args.name)
     out = sys.stdout
     print(f"Site set: {scored.site.describe()} (sha256 {scored.site.sha256[:12]})", file=out)
     for path, reason in scored.site.unreadable[:20]:
@@ -165,7 +179,11 @@ def register(subparsers: Any) -> None:
                         "default: put it in force for this model")
     c.add_argument("--adopt", action="store_true", help="with --out: also put the profile in force now")
     c.add_argument("--choose", default="sens:0.95", metavar="METHOD",
-                   help="sens:0.95 (default), spec:0.9, youden, maxf1, cost:FN:FP")
+                   help="sens:0.95 (default), spec:0.9, youden, maxf1, cost:FN:FP, sens-smooth:0.95, "
+                        "reader-sens:NAME, reader-spec:NAME (with --readings)")
+    c.add_argument("--readings", metavar="READINGS", type=Path, action="append",
+                   help="readings CSV (repeatable) for the reader-sens/reader-spec choosers: the threshold "
+                        "matching that reader's calls on the choosing part")
     c.add_argument("--holdout", type=_holdout, default=0.5, metavar="F",
                    help="share of patients kept aside to measure the threshold honestly (default 0.5; "
                         "0 uses all cases and leaves no honest estimate)")

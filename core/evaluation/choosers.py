@@ -24,7 +24,7 @@ class ThresholdChoice:
 
 CHOOSERS = ("youden", "maxf1", "cost", "sens", "spec", "sens-smooth")
 # reader-sens:NAME / reader-spec:NAME: the model threshold matching reader NAME's sensitivity or
-# specificity, chosen and measured honestly by core.site.reader_study.choose_reader_matched.
+# specificity, chosen and measured honestly by core.site.calibrate.calibrate_scores (reader_calls).
 READER_CHOOSERS = ("reader-sens", "reader-spec")
 
 
@@ -68,7 +68,7 @@ def choose_threshold(
     method = method.strip().lower()
     if method in READER_CHOOSERS:
         raise MetricsError(f"The '{method}' chooser needs a reader's readings on the same cases "
-                           "(pneumoscope-cli readers report READINGS --set SITE --choose ...).")
+                           "(pneumoscope-cli site calibrate BUNDLE SITE --readings READINGS --choose ...).")
     if method not in CHOOSERS:
         raise MetricsError(f"Unknown threshold method {method!r}; use one of {', '.join(CHOOSERS)}.")
     curve = OperatingCurve(labels, scores)

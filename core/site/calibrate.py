@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import fraction_problem
-from core.evaluation.choosers import ThresholdChoice, choose_threshold, parse_chooser
+from core.evaluation.choosers import READER_CHOOSERS, ThresholdChoice, choose_threshold, parse_chooser
 from core.evaluation.curves import roc_auc
 from core.evaluation.operating import MetricsError, OperatingCurve, validate_scores
 from core.learning.data import grouped_mask
@@ -95,11 +95,15 @@ def calibrate_scores(
     seed: int = 0,
     reference_threshold: float | None = None,
     reference_name: str = "the model's own threshold",
+    reader_calls: Any | None = None,
 ) -> SiteCalibration:
     """Choose a threshold on the choosing part and report the held-out part.
 
     ``reference_threshold`` (e.g. the bundle's validation threshold) is measured on the same
-    held-out cases for comparison.
+    held-out cases for comparison. A reader chooser (``reader-sens:NAME`` / ``reader-spec:NAME``)
+    needs ``reader_calls``, that reader's calls on the same cases (1 PNEUMONIA, 0 NORMAL, -1 cannot
+    read): the target is the reader's sensitivity (specificity) on the choosing part only, and the
+    reader's own point on the held-out part is reported beside the model's.
     """
     y, s = validate_scores(y_true, y_score, what="site scores")
     if len(groups) != len(y):
@@ -114,14 +118,41 @@ def calibrate_scores(
             "add labelled cases of both kinds or lower --holdout."
         )
     n_pat = len({g for g, m in zip(groups, mask, strict=True) if m})
+    calls = None
+    prefix = ""
+    if method in READER_CHOOSERS:
+        from core.evaluation.readers import call_point
+
+        if reader_calls is None:
+            raise MetricsError(f"The '{method}' chooser needs the reader's readings on these cases "
+                               "(--readings READINGS).")
+        calls = np.asarray(reader_calls, dtype=np.int64)
+        if calls.shape != y.shape:
+            raise MetricsError(f"There are {len(y):,} scores but {calls.size:,} reader calls.")
+        kind = "sensitivity" if method == "reader-sens" else "specificity"
+        cm = mask & (calls >= 0)
+        if len(np.unique(y[cm])) < 2:
+            raise MetricsError("The reader's calls on the choosing part do not cover both NORMAL and PNEUMONIA "
+                               "cases; lower --holdout.")
+        target = float(call_point(y[cm], calls[cm])[kind][0])
+        prefix = (f"matches reader {kw['reader']}'s {kind} {target:.3f} (their calls on {int(cm.sum())} "
+                  "choosing cases); ")
+        method, kw = method.removeprefix("reader-"), {"target": max(target, 1e-9)}
     choice = choose_threshold(yc, sc, method, on="site", **kw)
-    choice = ThresholdChoice(choice.threshold, chooser, f"{choice.reason}; {n_pat} patients")
+    choice = ThresholdChoice(choice.threshold, chooser, f"{prefix}{choice.reason}; {n_pat} patients")
     held = ~mask
     figures: dict[str, Any] = {"choose": {"n": int(mask.sum()), "patients": n_pat}}
     if held.any():
         held_groups = [g for g, h in zip(groups, held, strict=True) if h]
         figures["estimate"] = "held-out"
         figures["holdout"] = _figures_on(y[held], s[held], choice.threshold, held_groups)
+        if calls is not None:
+            from core.evaluation.readers import call_point
+
+            hr = held & (calls >= 0)
+            rp = call_point(y[hr], calls[hr])
+            figures["reader"] = {"name": chooser.partition(":")[2].strip(), "n": int(hr.sum()),
+                                 "sensitivity": rp["sensitivity"], "specificity": rp["specificity"]}
         if reference_threshold is not None:
             figures["reference"] = {
                 "name": reference_name,
@@ -145,11 +176,13 @@ def calibrate_scores(
 
 
 def calibrate_site(bundle: Any, site: Any, scores: Any, chooser: str = DEFAULT_CHOOSER,
-                   holdout: float = DEFAULT_HOLDOUT, seed: int = 0) -> SiteCalibration:
+                   holdout: float = DEFAULT_HOLDOUT, seed: int = 0,
+                   reader_calls: Any | None = None) -> SiteCalibration:
     """:func:`calibrate_scores` for a :class:`~core.site.sets.SiteSet` and its scores (same order)."""
     return calibrate_scores(site.labels, scores, site.groups, chooser, holdout, seed,
                             reference_threshold=float(bundle.threshold),
-                            reference_name="validation threshold stored with the model")
+                            reference_name="validation threshold stored with the model",
+                            reader_calls=reader_calls)
 
 
 def make_profile(bundle: Any, site: Any, cal: SiteCalibration, user: str | None = None,
@@ -264,5 +297,9 @@ def format_calibration(cal: SiteCalibration) -> str:
             lines.append(f"Same held-out cases at the {ref['name']} {ref['threshold']:.4f}: "
                          f"sensitivity {_pct(r.get('sensitivity'))}, specificity {_pct(r.get('specificity'))}, "
                          f"accuracy {_pct(r.get('accuracy'))}")
+        rd = f.get("reader")
+        if rd:
+            lines.append(f"Reader {rd['name']} on the same held-out cases ({rd['n']} called): sensitivity "
+                         f"{_pct(rd.get('sensitivity'))}, specificity {_pct(rd.get('specificity'))}")
     lines += [f"Note: {n}" for n in cal.notes]
     return "\n".join(lines)

@@ -10,16 +10,16 @@ of the cases, the model's figures at that threshold from the untouched rest.
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from core.evaluation.choosers import choose_threshold
 from core.evaluation.intervals import MetricsError
 from core.evaluation.operating import OperatingCurve
 from core.evaluation.readers import call_point, model_figures, pooled_readers, reader_figures
-from core.site.calibrate import split_for_calibration
 from core.site.readings import MatchedReadings, Reading, ReadingsError, changed_calls, match_readings
 from core.site.sets import SiteSet
 
@@ -60,6 +60,32 @@ def _clean(v: Any) -> Any:
     return v
 
 
+def unscored_readings(site: SiteSet, readings: list[Reading]) -> tuple[list[Reading], list[str]]:
+    """The readings of cases the model scored, and a note on those left out.
+
+    ``site`` is a scored set (:func:`core.site.scoring.score_site`): a case whose image the model
+    could not read is in ``site.unreadable``. A reader may well have called it "cannot read" too;
+    its readings are left out of the comparison (with a note) rather than failing the report as an
+    unknown file. Files in neither list stay unknown and are refused by :func:`match_readings`.
+    """
+    root = os.path.abspath(site.root)
+    base = root if os.path.isdir(root) else os.path.dirname(root)
+    gone: set[str] = set()
+    for path, _why in site.unreadable:
+        try:
+            gone.add(Path(os.path.abspath(path)).relative_to(base).as_posix())
+        except ValueError:
+            gone.add(Path(path).as_posix())
+    keep = [r for r in readings if r.file not in gone]
+    dropped = len(readings) - len(keep)
+    notes = []
+    if dropped:
+        n_files = len({r.file for r in readings if r.file in gone})
+        notes.append(f"{dropped} reading(s) of {n_files} image(s) the model could not read are left out of the "
+                     "comparison.")
+    return keep, notes
+
+
 def reader_report(site: SiteSet, scores: Any, readings: list[Reading], threshold: float, threshold_text: str = "",
                   model_no_call: Any | None = None, n_boot: int = 1000, seed: int = 0) -> ReaderReport:
     """Each reader against the model on the cases that reader read; pooled over readers on shared cases."""
@@ -67,6 +93,7 @@ def reader_report(site: SiteSet, scores: Any, readings: list[Reading], threshold
     if s_all.shape[0] != len(site):
         raise MetricsError(f"{len(site)} cases but {s_all.shape[0]} model scores.")
     no_call_all = None if model_no_call is None else np.asarray(model_no_call, bool)
+    readings, left_out = unscored_readings(site, readings)
     m = match_readings(readings, site.names, site.labels)
     out: dict[str, dict[str, Any]] = {}
     for name in m.readers:
@@ -78,7 +105,7 @@ def reader_report(site: SiteSet, scores: Any, readings: list[Reading], threshold
         fig["median_seconds"] = float(np.nanmedian(secs)) if np.isfinite(secs).any() else None
         out[name] = fig
     model = model_figures(m.labels, s_all[m.case_index], threshold)
-    report = ReaderReport(float(threshold), threshold_text, out, model, case_index=m.case_index)
+    report = ReaderReport(float(threshold), threshold_text, out, model, notes=left_out, case_index=m.case_index)
     shared = np.all(m.calls != -2, axis=0)
     if len(m.readers) > 1 and shared.sum() >= 2 and 0 < m.labels[shared].sum() < shared.sum():
         report.pooled = pooled_readers(m.labels[shared], m.calls[:, shared], m.ratings[:, shared], n_boot, seed)
@@ -121,48 +148,34 @@ def parse_reader_chooser(text: str) -> tuple[str, str] | None:
     return kind, name.strip()
 
 
-@dataclass
-class ReaderChoice:
-    threshold: float
-    chooser: str
-    reason: str
-    reader_point: dict[str, Any]
-    holdout: dict[str, Any] | None
-    choose_mask: np.ndarray = field(repr=False)
-
-
-def choose_reader_matched(site: SiteSet, scores: Any, readings: list[Reading], chooser: str,
-                          holdout: float = 0.5, seed: int = 0) -> ReaderChoice:
-    """The model threshold matching a reader's sensitivity or specificity, chosen on one part, measured on the rest."""
-    parsed = parse_reader_chooser(chooser)
-    if parsed is None:
-        raise MetricsError(f"{chooser!r} is not a reader chooser (reader-sens:NAME or reader-spec:NAME).")
-    kind, name = parsed
+def reader_cases(site: SiteSet, scores: Any, readings: list[Reading], name: str) -> tuple[SiteSet, np.ndarray, np.ndarray]:
+    """The cases reader ``name`` read (unaided), as a set of its own, their scores and the reader's calls."""
+    readings, _ = unscored_readings(site, readings)
     m = match_readings(readings, site.names, site.labels)
     if name not in m.readers:
         raise MetricsError(f"There is no reader {name!r} in the readings; readers: {', '.join(m.readers)}.")
     pos, calls, _ = m.for_reader(name)
     idx = m.case_index[pos]
-    y = site.labels[idx]
-    s = np.asarray(scores, dtype=np.float64)[idx]
-    groups = [site.groups[i] for i in idx]
-    mask = split_for_calibration(y, groups, holdout, seed)
-    read = calls != -1
-    cm = mask & read
-    if len(np.unique(y[cm])) < 2:
-        raise MetricsError("The choosing part of this reader's cases does not hold both classes; lower --holdout.")
-    point = call_point(y[cm], calls[cm])
-    target = point["sensitivity" if kind == "sens" else "specificity"][0]
-    choice = choose_threshold(y[mask], s[mask], kind, on="site", target=max(target, 1e-9))
-    reason = (f"matches reader {name}'s {'sensitivity' if kind == 'sens' else 'specificity'} {target:.3f} "
-              f"(their calls on {int(cm.sum())} choosing cases); {choice.reason}")
-    held = None
-    if (~mask).any():
-        at = OperatingCurve(y[~mask], s[~mask]).at(choice.threshold).metrics_dict()
-        rp = call_point(y[~mask & read], calls[~mask & read])
-        held = {"n": int((~mask).sum()), "model": at,
-                "reader": {"sensitivity": rp["sensitivity"], "specificity": rp["specificity"]}}
-    return ReaderChoice(choice.threshold, chooser, reason, point, _clean(held), mask)
+    sub = SiteSet(site.root, site.source, [site.cases[i] for i in idx], list(site.unreadable), list(site.notes))
+    return sub, np.asarray(scores, dtype=np.float64)[idx], np.asarray(calls, dtype=np.int64)
+
+
+def choose_reader_matched(site: SiteSet, scores: Any, readings: list[Reading], chooser: str,
+                          holdout: float = 0.5, seed: int = 0, bundle: Any | None = None) -> tuple[Any, SiteSet]:
+    """The model threshold matching a reader's sensitivity or specificity, chosen on one part, measured on the rest.
+
+    Returns the :class:`~core.site.calibrate.SiteCalibration` (as ``site calibrate`` makes it, so it
+    can become a site profile) and the set of the cases that reader read, which it was made on.
+    """
+    from core.site.calibrate import calibrate_scores, calibrate_site
+
+    parsed = parse_reader_chooser(chooser)
+    if parsed is None:
+        raise MetricsError(f"{chooser!r} is not a reader chooser (reader-sens:NAME or reader-spec:NAME).")
+    sub, s, calls = reader_cases(site, scores, readings, parsed[1])
+    if bundle is not None:
+        return calibrate_site(bundle, sub, s, chooser, holdout, seed, reader_calls=calls), sub
+    return calibrate_scores(sub.labels, s, sub.groups, chooser, holdout, seed, reader_calls=calls), sub
 
 
 # ----------------------------------------------------------------------------- expected disagreement

@@ -36,13 +36,23 @@ class ReadingSession:
             raise ReadingsError("a reading session needs the reader's name")
         self.site = site if isinstance(site, SiteSet) else read_site_set(site)
         self.reader, self.seed, self.aided = reader, int(seed), bool(aided)
-        key = hashlib.sha256(self.site.root.encode()).hexdigest()[:10]
+        # The set by its real path (``site`` and ``/abs/site`` are one session) and the reader by a
+        # hash of the exact name, so "Dr Lee" and "Dr_Lee" never share (and overwrite) one file.
+        key = hashlib.sha256(os.path.realpath(self.site.root).encode()).hexdigest()[:10]
+        who = hashlib.sha256(reader.encode()).hexdigest()[:6]
         base = Path(folder) if folder is not None else readings_dir() / "sessions"
-        self.path = base / f"{safe_name(reader)}-{key}-seed{self.seed}.csv"
+        self.path = base / f"{safe_name(reader)}-{who}-{key}-seed{self.seed}.csv"
         self.order = shuffled_order(self.site.names, self.seed)
-        self.readings: list[Reading] = read_readings(self.path) if self.path.exists() else []
+        # A session saved before names were hashed into the file name resumes from its old file,
+        # which is left as it was (the first answer writes the new one).
+        legacy = base / f"{safe_name(reader)}-{hashlib.sha256(self.site.root.encode()).hexdigest()[:10]}-seed{self.seed}.csv"
+        source = self.path if self.path.exists() else legacy if legacy.exists() else None
+        stored: list[Reading] = read_readings(source) if source is not None else []
         known = set(self.site.names)
-        self.readings = [r for r in self.readings if r.file in known and r.reader == reader]
+        self.readings = [r for r in stored if r.file in known and r.reader == reader]
+        # Rows this session does not use (a case since removed from the set, another name) are kept
+        # as they are and written back with every save: nothing in the file is ever dropped.
+        self._kept = [r for r in stored if not (r.file in known and r.reader == reader)]
         meta = self.path.with_suffix(".json")
         if not meta.exists():
             meta.parent.mkdir(parents=True, exist_ok=True)
@@ -100,7 +110,7 @@ class ReadingSession:
         reading = Reading(case.name, self.reader, call, None if rating is None else int(rating),
                           None if seconds is None else round(float(seconds), 1), phase)
         self.readings.append(reading)
-        write_readings(self.readings, self.path)
+        write_readings(self._kept + self.readings, self.path)
         return reading
 
     def export(self, out: str | os.PathLike[str]) -> Path:

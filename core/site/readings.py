@@ -145,14 +145,86 @@ def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "reader"
 
 
+def read_readings_files(paths: list[str | os.PathLike[str]]) -> list[Reading]:
+    """Readings from several CSV files and/or folders of them (each ``*.csv`` inside, sorted).
+
+    Each file is checked as :func:`read_readings` does; the same reader reading the same file in
+    the same phase in two files is a duplicate too, named with both files.
+    """
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(q for q in p.glob("*.csv") if q.is_file())
+            if not found:
+                raise ReadingsError(f"the folder {p} holds no readings files (*.csv)")
+            files += found
+        else:
+            files.append(p)
+    if not files:
+        raise ReadingsError("no readings files were given")
+    out: list[Reading] = []
+    first: dict[tuple[str, str, str], Path] = {}
+    for f in files:
+        for r in read_readings(f):
+            key = (r.file, r.reader, r.phase)
+            if key in first:
+                raise ReadingsError(f"{r.reader} read {r.file} in the {r.phase} phase in both {first[key]} and {f}; "
+                                    "keep one of them")
+            first[key] = f
+            out.append(r)
+    return out
+
+
 def import_readings(path: str | os.PathLike[str], name: str | None = None) -> Path:
-    """Check a readings CSV and keep a copy in the user data folder."""
+    """Check a readings CSV and keep a copy in the user data folder (an existing copy is not overwritten)."""
     readings = read_readings(path)
-    return write_readings(readings, readings_dir() / f"{safe_name(name or Path(path).stem)}.csv")
+    target = readings_dir() / f"{safe_name(name or Path(path).stem)}.csv"
+    if target.exists() and read_readings(target) != readings:
+        raise ReadingsError(f"readings named {target.stem!r} are already kept ({target}); import under another "
+                            "name (--name)")
+    return write_readings(readings, target)
 
 
-def export_readings(path: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path:
-    return write_readings(read_readings(path), out)
+def stored_readings() -> list[dict[str, Any]]:
+    """Every readings file kept in the user data folder: imports and reading-session files.
+
+    Each entry: path, kind ("import" or "session"), readers, counts per phase, and for a session
+    the set it was read on (from the session's side file).
+    """
+    import json
+
+    base = readings_dir()
+    entries: list[dict[str, Any]] = []
+    for kind, folder in (("import", base), ("session", base / "sessions")):
+        for f in sorted(folder.glob("*.csv")) if folder.is_dir() else []:
+            try:
+                rows = read_readings(f)
+            except ReadingsError as exc:
+                entries.append({"path": str(f), "kind": kind, "error": str(exc)})
+                continue
+            entry: dict[str, Any] = {"path": str(f), "kind": kind, "readers": sorted({r.reader for r in rows}),
+                                     "unaided": sum(r.phase == "unaided" for r in rows),
+                                     "aided": sum(r.phase == "aided" for r in rows)}
+            meta = f.with_suffix(".json")
+            if meta.exists():
+                try:
+                    entry["set"] = json.loads(meta.read_text(encoding="utf-8")).get("set")
+                except (OSError, ValueError):
+                    pass
+            entries.append(entry)
+    return entries
+
+
+def export_readings(paths: list[str | os.PathLike[str]], out: str | os.PathLike[str],
+                    readers: list[str] | None = None) -> tuple[Path, int]:
+    """Merge readings files into one CSV at ``out`` (only ``readers`` when given); (path, rows)."""
+    rows = read_readings_files(paths)
+    if readers:
+        missing = sorted(set(readers) - {r.reader for r in rows})
+        if missing:
+            raise ReadingsError(f"no readings by {', '.join(missing)} in the files given")
+        rows = [r for r in rows if r.reader in set(readers)]
+    return write_readings(rows, out), len(rows)
 
 
 @dataclass
@@ -197,11 +269,15 @@ def match_readings(readings: list[Reading], names: list[str], labels: Any, phase
         ratings[i, j] = np.nan if r.rating is None else r.rating
         seconds[i, j] = np.nan if r.seconds is None else r.seconds
     for i, name in enumerate(readers):
-        got = y[calls[i] != -2]
+        # The classes of the cases the reader gave a call on ("cannot read" is not a call).
+        got = y[calls[i] >= 0]
+        if got.size == 0:
+            raise ReadingsError(f"reader {name} gave no call (every case is 'cannot read'); there is nothing to "
+                                "compare with the model")
         if got.min() == got.max():
             only = "PNEUMONIA" if got[0] else "NORMAL"
-            raise ReadingsError(f"reader {name} read only {only} cases ({got.size}); sensitivity and specificity "
-                                "need both NORMAL and PNEUMONIA cases")
+            raise ReadingsError(f"reader {name} gave calls on {only} cases only ({got.size}); sensitivity and "
+                                "specificity need calls on both NORMAL and PNEUMONIA cases")
     return MatchedReadings(readers, np.asarray(used, dtype=np.int64), y, calls, ratings, seconds)
 
 

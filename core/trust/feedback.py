@@ -148,6 +148,18 @@ def _upper_tail(k: int, n: int, p: float) -> float:
     return float(sum(math.comb(n, i) * p ** i * (1 - p) ** (n - i) for i in range(k, n + 1)))
 
 
+def assessed_cases(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per case (its latest), in the order of those latest records, skipping cases the
+    model gave no call on (nothing to agree with). A case is its SOP Instance UID when known, else
+    its file: feedback given twice on one case counts once."""
+    latest: dict[str, tuple[int, dict[str, Any]]] = {}
+    for i, rec in enumerate(records):
+        key = str(rec.get("sop_instance_uid") or rec.get("file"))
+        latest[key] = (i, rec)
+    ordered = [rec for _, rec in sorted(latest.values(), key=lambda t: t[0])]
+    return [rec for rec in ordered if rec.get("call") in LABELS]
+
+
 def disagreement_watch(records: list[dict[str, Any]], expected: float | None, window: int = DEFAULT_WINDOW,
                        stop_p: float = STOP_P, source: str = "") -> dict[str, Any]:
     """The disagreement rate over the last ``window`` assessed cases against the ``expected`` error rate.
@@ -155,7 +167,7 @@ def disagreement_watch(records: list[dict[str, Any]], expected: float | None, wi
     Stop rule: warn when P(X >= observed | window, expected) < ``stop_p`` (one-sided exact binomial),
     i.e. more disagreement than the operating point's own error rate plausibly gives.
     """
-    recent = records[-window:]
+    recent = assessed_cases(records)[-window:]
     n = len(recent)
     k = sum(1 for r in recent if r.get("verdict") == "disagree")
     out: dict[str, Any] = {"n": n, "disagree": k, "rate": k / n if n else None, "expected": expected,

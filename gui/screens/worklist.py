@@ -68,7 +68,8 @@ def feedback_case(screen: Any, index: int) -> Any:
         return None
     r = rows[index]
     return SimpleNamespace(path=str(Path(screen.settings.inbox_path()) / r.file), score=r.score, label=r.label,
-                           threshold=r.threshold, threshold_source=r.threshold_source, sop_instance_uid=r.uid)
+                           threshold=r.threshold, threshold_source=r.threshold_source, sop_instance_uid=r.uid,
+                           model_sha256=r.model_sha256)  # the model that scored this row, not the app's
 
 
 class WorklistWidget(QWidget):

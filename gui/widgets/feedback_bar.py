@@ -48,6 +48,12 @@ class FeedbackBar(QWidget):
         self.set_case(None)
         if hasattr(state, "bundleChanged"):
             state.bundleChanged.connect(lambda _b: self.refresh_watch())
+        self.refresh_watch()  # a log already past the stop rule warns as soon as the screen opens
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt
+        # Feedback given on another screen (Review vs Worklist) counts here too.
+        self.refresh_watch()
+        super().showEvent(event)
 
     def set_case(self, case: Any) -> None:
         """The scored core Case on screen (None: nothing to assess)."""
@@ -69,7 +75,7 @@ class FeedbackBar(QWidget):
         try:
             rec = record_feedback(make_record(
                 file=case.path, verdict=verdict, call=case.label, score=case.score, threshold=case.threshold,
-                model_sha256=str(bundle.sha256) if bundle is not None else None,
+                model_sha256=getattr(case, "model_sha256", None) or (str(bundle.sha256) if bundle is not None else None),
                 threshold_source=case.threshold_source, true_label=truth, note=self.note.text(),
                 sop_instance_uid=getattr(case, "sop_instance_uid", None)))
         except PneumoscopeError as exc:

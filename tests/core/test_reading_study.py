@@ -71,8 +71,54 @@ def test_readings_file_errors_are_plain(tmp_path, site_dir) -> None:
     with pytest.raises(ReadingsError, match="not in the set"):
         match_readings(unknown, site.names, site.labels)
     one = [Reading(n, "x", "NORMAL", 1) for n, y in zip(site.names, site.labels, strict=True) if y == 0]
-    with pytest.raises(ReadingsError, match="only NORMAL"):
+    with pytest.raises(ReadingsError, match="NORMAL cases only"):
         match_readings(one, site.names, site.labels)
+    # Both classes read, but every PNEUMONIA case "cannot read": still one class of calls.
+    called_one = [Reading(n, "y", "NORMAL" if y == 0 else "CANNOT_READ", 1 if y == 0 else None)
+                  for n, y in zip(site.names, site.labels, strict=True)]
+    with pytest.raises(ReadingsError, match="NORMAL cases only"):
+        match_readings(called_one, site.names, site.labels)
+    none = [Reading(n, "z", "CANNOT_READ") for n in site.names]
+    with pytest.raises(ReadingsError, match="gave no call"):
+        match_readings(none, site.names, site.labels)
+
+
+def test_readings_from_several_files_and_duplicates_across_them(tmp_path, site_dir) -> None:
+    from core.site.readings import read_readings_files
+
+    site = read_site_set(site_dir)
+    rows = simulated_readings(site.names, site.labels)
+    folder = tmp_path / "many"
+    write_readings([r for r in rows if r.reader == "sim_A"], folder / "a.csv")
+    write_readings([r for r in rows if r.reader == "sim_B"], folder / "b.csv")
+    both = read_readings_files([folder])
+    assert sorted(both, key=lambda r: (r.reader, r.file)) == sorted(rows, key=lambda r: (r.reader, r.file))
+    write_readings([r for r in rows if r.reader == "sim_A"][:2], tmp_path / "again.csv")
+    with pytest.raises(ReadingsError, match="in both"):
+        read_readings_files([folder / "a.csv", tmp_path / "again.csv"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ReadingsError, match="holds no readings files"):
+        read_readings_files([tmp_path / "empty"])
+
+
+def test_session_names_never_share_a_file_and_nothing_is_dropped(tmp_path, site_dir) -> None:
+    a = ReadingSession(site_dir, "Dr Lee", seed=3, folder=tmp_path)
+    a.answer("PNEUMONIA", 4, 1.0)
+    a.answer("NORMAL", 2, 1.0)
+    b = ReadingSession(site_dir, "Dr_Lee", seed=3, folder=tmp_path)  # same safe name, other reader
+    assert b.path != a.path and b.readings == []
+    b.answer("NORMAL", 1, 1.0)
+    again = ReadingSession(site_dir, "Dr Lee", seed=3, folder=tmp_path)
+    assert [r.call for r in again.readings] == ["PNEUMONIA", "NORMAL"]
+    # The same set by another spelling of its path resumes the same session.
+    rel = os.path.relpath(site_dir, Path.cwd())
+    assert ReadingSession(rel, "Dr Lee", seed=3, folder=tmp_path).path == a.path
+    # A row for a case no longer in the set is kept in the file through later saves.
+    ghost = Reading("NORMAL/removed_since.jpeg", "Dr Lee", "NORMAL", 2, 1.0)
+    write_readings([*again.readings, ghost], again.path)
+    more = ReadingSession(site_dir, "Dr Lee", seed=3, folder=tmp_path)
+    more.answer("PNEUMONIA", 5, 1.0)
+    assert ghost in read_readings(more.path) and len(more.readings) == 3
 
 
 _CHILD = """
@@ -179,3 +225,88 @@ def test_cli_readers_report_json_and_feedback_export_calibrates(tmp_path, site_d
     assert main(["site", "calibrate", "default", str(out), "--out", str(tmp_path / "p.json"), "--quiet"]) == 0
     assert "Honest estimate" in capsys.readouterr().out
     assert time.time() - t0 < 120
+
+
+def test_reader_chooser_target_comes_from_the_choosing_part_only() -> None:
+    from core.site.calibrate import calibrate_scores, split_for_calibration
+
+    rng = np.random.default_rng(4)
+    n = 200
+    y = (np.arange(n) % 2).astype(np.int8)
+    s = np.clip(0.5 + (y - 0.5) * 0.6 + rng.normal(0, 0.2, n), 0, 1)
+    groups = [f"p{i}" for i in range(n)]
+    mask = split_for_calibration(y, groups, 0.5, 7)
+    calls = y.astype(np.int64).copy()
+    negatives = np.flatnonzero(mask & (y == 0))
+    calls[negatives[: len(negatives) // 4]] = 1  # reader specificity about 0.75 on the choosing part
+    calls[np.flatnonzero(~mask & (y == 0))] = 1  # and 0 on the held-out part
+    want = 1 - (len(negatives) // 4) / len(negatives)
+    cal = calibrate_scores(y, s, groups, "reader-spec:dr_x", 0.5, 7, reader_calls=calls)
+    assert f"dr_x's specificity {want:.3f}" in cal.choice.reason
+    spec_choose = ((s[mask & (y == 0)] < cal.threshold).mean())
+    assert spec_choose >= want - 1e-9
+    held = cal.figures["reader"]
+    assert held["n"] == int((~mask).sum()) and held["specificity"][0] == 0.0
+    # The held-out calls never move the threshold: the same choosing calls give the same threshold.
+    other = calls.copy()
+    other[~mask] = y[~mask]
+    assert calibrate_scores(y, s, groups, "reader-spec:dr_x", 0.5, 7, reader_calls=other).threshold == cal.threshold
+    with pytest.raises(Exception, match="needs the reader's readings"):
+        calibrate_scores(y, s, groups, "reader-sens:dr_x", 0.5, 7)
+
+
+def test_cli_reader_chooser_profile_unreadable_case_and_kept_readings(tmp_path, site_dir, capsys) -> None:
+    from core.cli import main
+    from core.trust.profile import load_profile
+
+    site_root = tmp_path / "site_broken"
+    shutil.copytree(site_dir, site_root)
+    (site_root / "NORMAL" / "broken.jpeg").write_bytes(b"not a jpeg at all")
+    site = read_site_set(site_root)
+    rows = simulated_readings([n for n in site.names if "broken" not in n],
+                              np.array([c.label for c in site.cases if "broken" not in c.name]))
+    rows.append(Reading("NORMAL/broken.jpeg", "sim_A", "CANNOT_READ", None, 2.0))
+    readings = tmp_path / "readings.csv"
+    write_readings(rows, readings)
+    assert main(["readers", "report", str(readings), "--set", str(site_root), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert any("could not read are left out" in n for n in data["notes"])
+    assert data["readers"]["sim_A"]["n"] == len(site) - 1
+    prof = tmp_path / "reader_profile.json"
+    assert main(["site", "calibrate", "default", str(site_root), "--choose", "reader-spec:sim_A", "--readings",
+                 str(readings), "--holdout", "0.5", "--out", str(prof), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "matches reader sim_A's specificity" in out and "Reader sim_A on the same held-out cases" in out
+    p = load_profile(prof)
+    assert p.chooser == "reader-spec:sim_A" and p.figures["reader"]["n"] > 0
+    assert main(["site", "calibrate", "default", str(site_root), "--choose", "reader-spec:sim_A", "--quiet"]) == 1
+    assert "--readings" in capsys.readouterr().err
+    # Kept readings: import, list, export (merged, one reader).
+    assert main(["readers", "import", str(readings), "--name", "study1"]) == 0
+    assert main(["readers", "list", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["readers", "list", "--json"]) == 0
+    kept = json.loads(capsys.readouterr().out)
+    assert [e["readers"] for e in kept if e["kind"] == "import"] == [["sim_A", "sim_B"]]
+    out_csv = tmp_path / "only_b.csv"
+    assert main(["readers", "export", "--out", str(out_csv), "--reader", "sim_B"]) == 0
+    assert {r.reader for r in read_readings(out_csv)} == {"sim_B"}
+    other = tmp_path / "other.csv"
+    write_readings(rows[:3], other)
+    assert main(["readers", "import", str(other), "--name", "study1"]) == 1
+    assert "already kept" in capsys.readouterr().err
+
+
+def test_stop_rule_counts_cases_not_records_and_skips_no_call() -> None:
+    recs = []
+    for i in range(10):
+        recs.append(make_record(file=f"/x/{i}.dcm", verdict="agree", call="NORMAL", score=0.1, threshold=0.5,
+                                model_sha256=None, sop_instance_uid=f"1.2.{i}"))
+    # Case 0 reassessed five times as a disagreement: it is one case, its latest verdict counts.
+    recs += [make_record(file="/x/0.dcm", verdict="disagree", call="NORMAL", score=0.1, threshold=0.5,
+                         model_sha256=None, sop_instance_uid="1.2.0") for _ in range(5)]
+    # A case the model gave no call on (OOD): nothing to agree with.
+    recs.append(make_record(file="/x/ood.dcm", verdict="disagree", call=None, score=0.9, threshold=0.5,
+                            model_sha256=None))
+    w = disagreement_watch(recs, expected=0.1, window=50)
+    assert w["n"] == 10 and w["disagree"] == 1
