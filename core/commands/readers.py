@@ -90,6 +90,8 @@ def run_report(args: argparse.Namespace) -> int:
     no_call = scored.ood > 1.0 if scored.ood is not None else None
     report = reader_report(scored.site, scored.scores, readings, threshold, text, no_call, seed=args.seed)
     data = report.as_dict()
+    # The model-vs-reader table at the threshold in force (the Threshold screen shows it at the slider's).
+    data["table"] = [list(r) for r in report.rows_at(scored.site.labels, scored.scores, threshold)]
     if args.choose:
         cal, _ = choose_reader_matched(scored.site, scored.scores, readings, args.choose, args.holdout, args.seed,
                                        bundle=bundle)

@@ -34,14 +34,25 @@ def reader_points(readers: dict[str, dict[str, Any]]) -> list[tuple[str, tuple[f
     return out
 
 
-def draw_reader_points(ax: Any, readers: dict[str, dict[str, Any]]) -> None:
-    """Each reader as a square at (1 - spec, sens) with its 95% CI cross."""
+def _cross(ax: Any, sens: tuple[float, float, float], spec: tuple[float, float, float], label: str,
+           **style: Any) -> Any:
+    x, y = 1 - spec[0], sens[0]
+    return ax.errorbar([x], [y], xerr=[[x - (1 - spec[2])], [(1 - spec[1]) - x]],
+                       yerr=[[y - sens[1]], [sens[2] - y]], capsize=3, lw=1.2, label=label, **style)
+
+
+def draw_reader_points(ax: Any, readers: dict[str, dict[str, Any]], pooled: dict[str, Any] | None = None) -> list[Any]:
+    """Each reader as a square at (1 - spec, sens) with its 95% CI cross; with ``pooled``, the mean
+    of the readers as a diamond with its bootstrap cross. Returns the errorbar containers drawn."""
+    drawn = []
     for i, (name, sens, spec) in enumerate(reader_points(readers)):
-        x, y = 1 - spec[0], sens[0]
-        ax.errorbar([x], [y], xerr=[[x - (1 - spec[2])], [(1 - spec[1]) - x]],
-                    yerr=[[y - sens[1]], [sens[2] - y]], fmt="s", ms=7, capsize=3, lw=1.2,
-                    color=READER_COLOURS[i % len(READER_COLOURS)],
-                    label=f"reader {name}: sens {y:.2f}, spec {spec[0]:.2f}")
+        drawn.append(_cross(ax, sens, spec, f"reader {name}: sens {sens[0]:.2f}, spec {spec[0]:.2f}",
+                            fmt="s", ms=7, color=READER_COLOURS[i % len(READER_COLOURS)]))
+    sens, spec = _triple((pooled or {}).get("sensitivity")), _triple((pooled or {}).get("specificity"))
+    if sens and spec:
+        drawn.append(_cross(ax, sens, spec, f"readers' mean ({pooled['readers']}): sens {sens[0]:.2f}, "  # type: ignore[index]
+                            f"spec {spec[0]:.2f}", fmt="D", ms=7, color="#555555", mfc="white"))
+    return drawn
 
 
 def _ci(v: Any) -> str:
@@ -49,22 +60,31 @@ def _ci(v: Any) -> str:
     return "n/a" if t is None else f"{t[0]:.1%} [{t[1]:.1%}-{t[2]:.1%}]"
 
 
-def comparison_rows(y: Any, scores: Any, threshold: float,
-                    readers: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]:
-    """(who, sensitivity, specificity, agreement with the model) at ``threshold``, model first."""
+def comparison_rows(y: Any, scores: Any, threshold: float, readers: dict[str, dict[str, Any]],
+                    agreement: dict[str, dict[str, Any]] | None = None) -> list[tuple[str, str, str, str]]:
+    """(who, sensitivity, specificity, agreement with the model's calls) at ``threshold``, model first.
+
+    ``agreement`` (reader -> :func:`core.evaluation.readers.agreement_at` at ``threshold``) gives the
+    kappa at that threshold; without it, the readers' own kappa (at the threshold of their report).
+    """
     at = OperatingCurve(y, scores).at(threshold)
     rows = [(f"model at {threshold:.3f}", _ci(at.sensitivity), _ci(at.specificity), "-")]
     for name, fig in readers.items():
-        kappa = _triple(fig.get("kappa_vs_model"))
-        agree = "n/a" if kappa is None else f"kappa {kappa[0]:.2f} [{kappa[1]:.2f}-{kappa[2]:.2f}]"
-        rows.append((f"reader {name}", _ci(fig.get("sensitivity")), _ci(fig.get("specificity")), agree))
+        a = (agreement or {}).get(name)
+        kappa = _triple(a["kappa"] if a else fig.get("kappa_vs_model"))
+        text = "n/a" if kappa is None else f"kappa {kappa[0]:.2f} [{kappa[1]:.2f}-{kappa[2]:.2f}]"
+        share = _triple(a["agreement"] if a else fig.get("agreement_vs_model"))
+        if share is not None:
+            text += f", same call {share[0]:.0%}"
+        rows.append((f"reader {name}", _ci(fig.get("sensitivity")), _ci(fig.get("specificity")), text))
     return rows
 
 
-def reader_roc_figure(y: Any, scores: Any, threshold: float, readers: dict[str, dict[str, Any]]) -> Any:
+def reader_roc_figure(y: Any, scores: Any, threshold: float, readers: dict[str, dict[str, Any]],
+                      pooled: dict[str, Any] | None = None) -> Any:
     fig = roc_figure(y, scores, threshold)
     ax = fig.axes[0]
-    draw_reader_points(ax, readers)
+    draw_reader_points(ax, readers, pooled)
     ax.set_title("ROC curve with the readers' points")
     ax.legend(loc="lower right", fontsize=7)
     return fig
@@ -77,6 +97,11 @@ def _reader_blocks(report: dict[str, Any]) -> list[tuple[str, Any]]:
     m = report["model"]
     blocks.append(("kv", [("cases", str(m["n"])), ("AUC", _ci_num(m.get("auc"))),
                           ("sensitivity", _ci(m.get("sensitivity"))), ("specificity", _ci(m.get("specificity")))]))
+    table = report.get("table")
+    if table:
+        blocks += [("h", f"Model and readers at the threshold {report['threshold']:.3f}"),
+                   ("kv", [(who, f"sensitivity {se}; specificity {sp}" + ("" if ag == "-" else f"; {ag}"))
+                           for who, se, sp, ag in table])]
     for name, f in report["readers"].items():
         rows = [("cases read", f"{f['n'] - f['cannot_read']} of {f['n']} ({f['cannot_read']} cannot read)"),
                 ("sensitivity", _ci(f.get("sensitivity"))), ("specificity", _ci(f.get("specificity"))),
@@ -123,7 +148,7 @@ def write_reader_pdf(path: str | os.PathLike[str], y: Any, scores: Any, report: 
         with PdfPages(tmp, metadata={"Title": "Readers and model", "Creator": "Pneumoscope"}) as pages:
             for fig in text_pages("Readers and model on the same cases", _reader_blocks(report), size):
                 pages.savefig(fig)
-            roc = reader_roc_figure(y, scores, float(report["threshold"]), report["readers"])
+            roc = reader_roc_figure(y, scores, float(report["threshold"]), report["readers"], report.get("pooled"))
             pages.savefig(figure_page("ROC with the readers' points", roc, size))
 
     _write(dest, write, "readers' PDF report")

@@ -134,10 +134,8 @@ def reader_figures(y: Any, calls: Any, ratings: Any | None, model_scores: Any, t
     else:
         out["auc"] = None
         out["auc_vs_model"] = None
-    model_calls = (s >= threshold).astype(np.int8)
-    both = read & ~no_call
-    out["kappa_vs_model"] = cohen_kappa(cc[both], model_calls[both]) if both.any() else NAN_CI
-    out["agreement_vs_model"] = proportion(int(np.sum(cc[both] == model_calls[both])), int(both.sum()))
+    agree = agreement_at(cc, s, threshold, no_call)
+    out["kappa_vs_model"], out["agreement_vs_model"] = agree["kappa"], agree["agreement"]
     out["model_no_call"] = int((read & no_call).sum())
     spec = point["specificity"][0]
     if read.any() and not math.isnan(spec) and 0 < yy[read].sum() < read.sum():
@@ -179,6 +177,20 @@ def _mean_point(y: np.ndarray, calls: np.ndarray, ratings: np.ndarray) -> tuple[
             aucs.append(np.nan)
     return (float(np.nanmean(sens)), float(np.nanmean(spec)),
             float(np.nanmean(aucs)) if not np.all(np.isnan(aucs)) else math.nan)
+
+
+def agreement_at(calls: Any, model_scores: Any, threshold: float, model_no_call: Any | None = None) -> dict[str, Any]:
+    """A reader's agreement with the model's calls at ``threshold``: Cohen's kappa (95% CI) and the
+    share of cases called alike, on the cases both gave a call ("cannot read" and model no-call
+    cases counted apart)."""
+    cc = np.asarray(calls, dtype=np.int64).reshape(-1)
+    s = np.asarray(model_scores, dtype=np.float64).reshape(-1)
+    no_call = np.zeros(cc.shape, bool) if model_no_call is None else np.asarray(model_no_call, bool).reshape(-1)
+    both = (cc != CANNOT_READ) & ~no_call
+    model_calls = (s >= threshold).astype(np.int64)
+    return {"kappa": cohen_kappa(cc[both], model_calls[both]) if both.any() else NAN_CI,
+            "agreement": proportion(int(np.sum(cc[both] == model_calls[both])), int(both.sum())),
+            "n": int(both.sum())}
 
 
 def pooled_readers(y: Any, calls: Any, ratings: Any, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:

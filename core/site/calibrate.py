@@ -245,17 +245,19 @@ def validation_profile(bundle: Any, threshold: float, chooser: str, reason: str,
 
 def adoption_profile(bundle: Any, threshold: float, reason: str, user: str | None = None, *,
                      site: Any = None, site_scores: Any = None, choice: Any = None,
-                     cal: SiteCalibration | None = None) -> SiteProfile:
+                     cal: SiteCalibration | None = None, cal_site: Any = None) -> SiteProfile:
     """The profile that records adopting ``threshold``, of the kind the way it was reached calls for.
 
     On a site's cases (``site``, ``site_scores``): the chooser's honest profile when ``threshold``
     is the one ``cal`` chose on part of them, else a hand-set site profile that says no honest
     estimate remains. On validation: the chooser's name when ``threshold`` is what ``choice``
-    (a chooser result with ``threshold`` and ``method``) chose, else "manual"."""
+    (a chooser result with ``threshold`` and ``method``) chose, else "manual". ``cal_site`` is the
+    set ``cal`` was made on when it is not all of ``site`` (a reader-matched choice: the cases that
+    reader read)."""
     chosen = choice is not None and abs(float(choice.threshold) - float(threshold)) < 1e-9
     if site is not None:
         if chosen and cal is not None:
-            profile = make_profile(bundle, site, cal, user=user)
+            profile = make_profile(bundle, cal_site if cal_site is not None else site, cal, user=user)
             profile.reason = f"{reason} ({cal.choice.reason})"
             return profile
         return manual_site_profile(bundle, site, site_scores, threshold, reason, user)

@@ -19,7 +19,7 @@ import numpy as np
 
 from core.evaluation.intervals import MetricsError
 from core.evaluation.operating import OperatingCurve
-from core.evaluation.readers import call_point, model_figures, pooled_readers, reader_figures
+from core.evaluation.readers import agreement_at, call_point, model_figures, pooled_readers, reader_figures
 from core.site.readings import MatchedReadings, Reading, ReadingsError, changed_calls, match_readings
 from core.site.sets import SiteSet
 
@@ -34,13 +34,27 @@ class ReaderReport:
     aided: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     case_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
+    # Per reader: (indices into the scored set, calls) of the cases read, for figures at any threshold.
+    reader_cases: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+    model_no_call: np.ndarray | None = field(default=None, repr=False)
+
+    def agreement_at(self, scores: Any, threshold: float) -> dict[str, dict[str, Any]]:
+        """Each reader's kappa and agreement with the model's calls at ``threshold`` (scores of the whole set)."""
+        s = np.asarray(scores, dtype=np.float64)
+        out = {}
+        for name, (idx, calls) in self.reader_cases.items():
+            nc = None if self.model_no_call is None else self.model_no_call[idx]
+            out[name] = agreement_at(calls, s[idx], threshold, nc)
+        return out
 
     def rows_at(self, labels: Any, scores: Any, threshold: float) -> list[tuple[str, str, str, str]]:
-        """The model-vs-reader table at ``threshold`` on the cases read (labels/scores of the whole set)."""
+        """The model-vs-reader table at ``threshold`` on the cases read (labels/scores of the whole set):
+        the model's point and each reader's kappa with the model's calls both at ``threshold``."""
         from core.evaluation.reader_plots import comparison_rows
 
         idx = self.case_index
-        return comparison_rows(np.asarray(labels)[idx], np.asarray(scores)[idx], threshold, self.readers)
+        return comparison_rows(np.asarray(labels)[idx], np.asarray(scores)[idx], threshold, self.readers,
+                               self.agreement_at(scores, threshold))
 
     def as_dict(self) -> dict[str, Any]:
         return _clean({"threshold": self.threshold, "threshold_source": self.threshold_text,
@@ -96,16 +110,19 @@ def reader_report(site: SiteSet, scores: Any, readings: list[Reading], threshold
     readings, left_out = unscored_readings(site, readings)
     m = match_readings(readings, site.names, site.labels)
     out: dict[str, dict[str, Any]] = {}
+    cases: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name in m.readers:
         pos, calls, ratings = m.for_reader(name)
         idx = m.case_index[pos]
+        cases[name] = (idx, np.asarray(calls, dtype=np.int64))
         nc = None if no_call_all is None else no_call_all[idx]
         fig = reader_figures(m.labels[pos], calls, ratings, s_all[idx], threshold, nc)
         secs = m.seconds[m.readers.index(name)][pos]
         fig["median_seconds"] = float(np.nanmedian(secs)) if np.isfinite(secs).any() else None
         out[name] = fig
     model = model_figures(m.labels, s_all[m.case_index], threshold)
-    report = ReaderReport(float(threshold), threshold_text, out, model, notes=left_out, case_index=m.case_index)
+    report = ReaderReport(float(threshold), threshold_text, out, model, notes=left_out, case_index=m.case_index,
+                          reader_cases=cases, model_no_call=no_call_all)
     shared = np.all(m.calls != -2, axis=0)
     if len(m.readers) > 1 and shared.sum() >= 2 and 0 < m.labels[shared].sum() < shared.sum():
         report.pooled = pooled_readers(m.labels[shared], m.calls[:, shared], m.ratings[:, shared], n_boot, seed)

@@ -59,6 +59,20 @@ class ReadingSession:
             with atomic_open(meta, "w", encoding="utf-8") as fh:
                 json.dump({"set": self.site.root, "reader": reader, "seed": self.seed, "aided": self.aided}, fh)
 
+    def note_aid(self, model_sha256: str, threshold: float, threshold_source: str = "") -> None:
+        """Record in the session's side file which model and threshold the aided phase showed."""
+        meta = self.path.with_suffix(".json")
+        try:
+            data = json.loads(meta.read_text(encoding="utf-8")) if meta.exists() else {}
+        except (OSError, ValueError):
+            data = {}
+        aid = {"model_sha256": model_sha256, "threshold": float(threshold), "threshold_source": threshold_source}
+        shown = data.setdefault("aided_with", [])
+        if aid not in shown:
+            shown.append(aid)
+            with atomic_open(meta, "w", encoding="utf-8") as fh:
+                json.dump(data, fh)
+
     # ---------------------------------------------------------------- where we are
     def _done(self, phase: str) -> set[str]:
         return {r.file for r in self.readings if r.phase == phase}

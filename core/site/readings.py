@@ -281,6 +281,17 @@ def match_readings(readings: list[Reading], names: list[str], labels: Any, phase
     return MatchedReadings(readers, np.asarray(used, dtype=np.int64), y, calls, ratings, seconds)
 
 
+def call_rating_conflict(call: str, rating: int | None) -> str | None:
+    """Why a call and a rating disagree (NORMAL rated 4-5, PNEUMONIA rated 1-2), or None."""
+    if rating is None:
+        return None
+    if call == "NORMAL" and rating >= 4:
+        return f"The call is NORMAL but the rating is {rating} (probably or definitely pneumonia)."
+    if call == "PNEUMONIA" and rating <= 2:
+        return f"The call is PNEUMONIA but the rating is {rating} (probably or definitely normal)."
+    return None
+
+
 def changed_calls(readings: list[Reading], reader: str) -> list[tuple[str, str, str]]:
     """(file, unaided call, aided call) where the aided phase changed this reader's call."""
     before = {r.file: r.call for r in readings if r.reader == reader and r.phase == "unaided"}

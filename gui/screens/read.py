@@ -38,6 +38,9 @@ RATINGS = {1: "definitely normal", 2: "probably normal", 3: "unsure", 4: "probab
            5: "definitely pneumonia"}
 
 
+HINT = "Give a call and a rating: the next case comes at once. Answers are saved as you go."
+
+
 class ReadWidget(QWidget):
     def __init__(self, state: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -49,6 +52,8 @@ class ReadWidget(QWidget):
         self.rating: int | None = None
         self._shown_at: float | None = None
         self._gen = 0
+        self._answering = False  # True while the case on screen may be answered with a call
+        self._confirm: tuple[str, int] | None = None  # a call and rating that disagree, waiting for Enter
         self._build()
 
     def _build(self) -> None:
@@ -65,6 +70,10 @@ class ReadWidget(QWidget):
         browse = QPushButton("Folder...")
         browse.clicked.connect(self._browse)
         form.addWidget(browse)
+        browse_csv = QPushButton("CSV...")
+        browse_csv.setToolTip("A site CSV file,label[,patient]")
+        browse_csv.clicked.connect(self._browse_csv)
+        form.addWidget(browse_csv)
         form.addWidget(QLabel("Seed"))
         self.seed = QSpinBox()
         self.seed.setRange(0, 999999)
@@ -123,7 +132,7 @@ class ReadWidget(QWidget):
         self.aid_label = QLabel("")
         self.aid_label.setWordWrap(True)
         panel.addWidget(self.aid_label)
-        self.hint = QLabel("Give a call and a rating: the next case comes at once. Answers are saved as you go.")
+        self.hint = QLabel(HINT)
         self.hint.setWordWrap(True)
         panel.addWidget(self.hint)
         panel.addStretch(1)
@@ -137,6 +146,7 @@ class ReadWidget(QWidget):
         keys = [("N", lambda: self.set_call("NORMAL"), "Read: call NORMAL"),
                 ("P", lambda: self.set_call("PNEUMONIA"), "Read: call PNEUMONIA"),
                 ("X", self.cannot_read, "Read: cannot read this case"),
+                ("Return", self.confirm, "Read: keep a call and rating that disagree"),
                 ("F", lambda: self.view.fit(), "Read: fit the image to the window"),
                 ("R", lambda: self.view.reset_view(), "Read: reset window/level and zoom"),
                 ("I", lambda: self.invert_btn.toggle(), "Read: invert grey levels")]
@@ -155,10 +165,19 @@ class ReadWidget(QWidget):
         if folder:
             self.set_edit.setText(folder)
 
+    def _browse_csv(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Labelled set to read (CSV)", "", "CSV (*.csv)")
+        if path:
+            self.set_edit.setText(path)
+
     def start(self) -> bool:
         from core.site.reading_session import ReadingSession
 
         self.banner.hide()
+        if self.aided.isChecked() and self.state.bundle is None:
+            self.banner.show_message("The aided phase shows the model's score and heat map: load a model first, "
+                                     "or untick 'Aided phase after'.")
+            return False
         try:
             self.session = ReadingSession(self.set_edit.text().strip(), self.reader_edit.text(),
                                           seed=self.seed.value(), aided=self.aided.isChecked())
@@ -172,12 +191,15 @@ class ReadWidget(QWidget):
         self._next()
         return True
 
-    def _enable(self, on: bool) -> None:
-        for b in [*self.call_btns.values(), *self.rating_btns.values(), self.cannot_btn]:
+    def _enable(self, on: bool, cannot: bool | None = None) -> None:
+        """Answers with a call (``on``) and "cannot read" (``cannot``, default as ``on``) allowed or not."""
+        self._answering = bool(on)
+        for b in [*self.call_btns.values(), *self.rating_btns.values()]:
             b.setEnabled(on)
+        self.cannot_btn.setEnabled(on if cannot is None else cannot)
 
     def _next(self) -> None:
-        self.call, self.rating = None, None
+        self.call, self.rating, self._confirm = None, None, None
         for b in [*self.call_btns.values(), *self.rating_btns.values()]:
             b.setChecked(False)
         self.aid_label.setText("")
@@ -205,9 +227,12 @@ class ReadWidget(QWidget):
             return
         self.view.set_pixels(xray.pixels)
         self._shown_at = time.monotonic()
-        self._enable(True)
         if self.session.phase == "aided":
+            # The aided answer waits for the aid: the call is given with the score and heat map shown.
+            self._enable(False, cannot=True)
             self._show_aid(xray)
+        else:
+            self._enable(True)
 
     def _failed(self, gen: int, exc: BaseException) -> None:
         if gen != self._gen:
@@ -216,22 +241,32 @@ class ReadWidget(QWidget):
         self.view.set_placeholder("This file could not be shown: answer 'Cannot read' (X).")
         self.banner.show_message(user_message(exc))
         self._shown_at = time.monotonic()
-        self.cannot_btn.setEnabled(True)
+        self._enable(False, cannot=True)  # no call on an image that was never shown
 
     def _show_aid(self, xray: Any) -> None:
         case = self.session.current()
         before = self.session.previous_call(case)
         bundle = self.state.bundle
         if bundle is None:
-            self.aid_label.setText(f"Your unaided call: {before}. No model loaded, so no aid to show.")
+            self.aid_label.setText(f"Your unaided call: {before}. The aided phase needs the model's output and no "
+                                   "model is loaded: load one (the answer waits for it).")
             return
         from gui.screens.review import score_and_colour
 
+        self.session.note_aid(str(bundle.sha256), float(self.state.threshold), self.state.threshold_source)
         self.aid_label.setText(f"Your unaided call: {before}. Scoring...")
         gen = self._gen
         worker = Worker(score_and_colour, bundle, xray, float(self.state.threshold), self.state.threshold_source)
         worker.signals.finished.connect(lambda res, g=gen, b=before: self._aid_ready(g, res, b))
+        worker.signals.failed.connect(lambda exc, g=gen, b=before: self._aid_failed(g, exc, b))
         self.model.start(worker)
+
+    def _aid_failed(self, gen: int, exc: BaseException, before: str | None) -> None:
+        if gen != self._gen:
+            return
+        self.aid_label.setText(f"Your unaided call: {before}.\nThe model could not score this case "
+                               f"({user_message(exc)}): there is no aid to show. Answer 'Cannot read' (X) to "
+                               "leave it out of the aided phase.")
 
     def _aid_ready(self, gen: int, result: Any, before: str | None) -> None:
         if gen != self._gen:
@@ -243,10 +278,11 @@ class ReadWidget(QWidget):
         if rgba is not None and case.applicable:
             self.view.set_overlay(rgba)
             self.view.set_overlay_visible(True)
+        self._enable(True)
 
     # --- answering -------------------------------------------------------------------
     def set_call(self, call: str) -> None:
-        if not self.cannot_btn.isEnabled():
+        if not self._answering:
             return
         self.call = call
         for c, b in self.call_btns.items():
@@ -254,7 +290,7 @@ class ReadWidget(QWidget):
         self._maybe_answer()
 
     def set_rating(self, value: int) -> None:
-        if not self.cannot_btn.isEnabled():
+        if not self._answering:
             return
         self.rating = value
         for v, b in self.rating_btns.items():
@@ -266,8 +302,24 @@ class ReadWidget(QWidget):
             self._answer("CANNOT_READ", None)
 
     def _maybe_answer(self) -> None:
-        if self.call is not None and self.rating is not None:
-            self._answer(self.call, self.rating)
+        from core.site.readings import call_rating_conflict
+
+        self._confirm = None
+        if self.call is None or self.rating is None:
+            return
+        conflict = call_rating_conflict(self.call, self.rating)
+        if conflict:
+            # A slip of the key is likelier than a reader meaning it: ask before saving.
+            self._confirm = (self.call, self.rating)
+            self.hint.setText(f"<b>{conflict}</b> Press Enter to keep it, or change the call or the rating.")
+            return
+        self._answer(self.call, self.rating)
+
+    def confirm(self) -> None:
+        """Keep a call and rating that disagree (Enter)."""
+        if self._confirm is not None and self._answering:
+            call, rating = self._confirm
+            self._answer(call, rating)
 
     def _answer(self, call: str, rating: int | None) -> None:
         seconds = time.monotonic() - self._shown_at if self._shown_at is not None else None
@@ -276,6 +328,7 @@ class ReadWidget(QWidget):
         except PneumoscopeError as exc:
             self.banner.show_message(f"Not saved: {exc}")
             return
+        self.hint.setText(HINT)
         self._next()
 
     def _export(self) -> None:

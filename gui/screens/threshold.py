@@ -55,6 +55,7 @@ class ThresholdExplorer(QWidget):
         self._site: Any = None  # core.site.scoring.ScoredSite of the added site data
         self._last_choice: Any = None
         self._last_cal: Any = None
+        self._last_cal_site: Any = None  # the cases a reader-matched choice was made on (those the reader read)
         self._split_labels = dict(SPLIT_LABELS)
         self._build()
         state.bundleChanged.connect(self.set_bundle)
@@ -134,7 +135,7 @@ class ThresholdExplorer(QWidget):
                      "holdout_label", "holdout", "reason_label", "adopt_btn"):
             setattr(self, name, getattr(self.chooser_box, name))
         rv.addWidget(self.chooser_box)
-        self.readers = ReaderPanel(self.plot, self.state)  # readers' points on the ROC, table at the slider
+        self.readers = ReaderPanel(self.plot, self.state, choose=self.choose_reader)  # readers on the site ROC
         rv.addWidget(self.readers)
         split.addWidget(right)
         split.setStretchFactor(0, 0)
@@ -148,7 +149,7 @@ class ThresholdExplorer(QWidget):
         self._curves.clear()
         self._site = None  # site scores belong to the model that made them
         self.readers.set_site(None)
-        self._last_choice = self._last_cal = None
+        self._last_choice = self._last_cal = self._last_cal_site = None
         self.banner.hide()
         if bundle is not None:
             for split in ("val", "test"):
@@ -209,8 +210,6 @@ class ThresholdExplorer(QWidget):
     def _on_split_changed(self, *_args: Any) -> None:
         if self._syncing or self.split_combo.count() == 0:
             return
-        from core.evaluation.curves import average_precision, pr_curve, roc_auc, roc_curve
-
         self._split = self.split_combo.currentData()
         y_true, y_score = self._data[self._split]
         curve = self.curve()
@@ -228,23 +227,14 @@ class ThresholdExplorer(QWidget):
             self.note.hide()
         site = self._split == "site"
         self.chooser_box.set_site(site)
+        self.readers.set_shown(site)
         self.adopt_btn.setEnabled(self._split != "test")
         self._syncing = True
         self.prevalence.setValue(curve.n_pos / max(curve.n, 1))
         self._syncing = False
-        try:
-            fpr, tpr, _ = roc_curve(y_true, y_score)
-            precision, recall, _ = pr_curve(y_true, y_score)
-            auc = roc_auc(y_true, y_score)
-            ap = average_precision(y_true, y_score)
-            self.plot.set_curves(
-                fpr, tpr, precision, recall,
-                roc_title=f"ROC, AUC {auc[0]:.3f} ({auc[1]:.3f}-{auc[2]:.3f}), n={curve.n}",
-                pr_title=f"Precision-recall, AP {ap:.3f}",
-            )
-        except Exception as exc:  # one class only: curves undefined, counts still useful
-            self.plot.clear_curves()
-            self.banner.show_message(f"Curves unavailable for this split: {user_message(exc)}")
+        problem = self.plot.show_scores(y_true, y_score)
+        if problem:  # one class only: curves undefined, counts still useful
+            self.banner.show_message(f"Curves unavailable for this split: {problem}")
         self.set_threshold(self._threshold, force=True)
 
     # --- threshold ----------------------------------------------------------------
@@ -283,9 +273,8 @@ class ThresholdExplorer(QWidget):
 
     def _refresh_table(self) -> None:
         p = getattr(self, "_point", None)
-        if p is None or self._syncing:
-            return
-        self.table.show_point(p, self.prevalence.value())
+        if p is not None and not self._syncing:
+            self.table.show_point(p, self.prevalence.value())
 
     def _on_adopted_changed(self, _value: float) -> None:
         self._update_adopted_label()
@@ -311,22 +300,40 @@ class ThresholdExplorer(QWidget):
             self.reason_label.setText(user_message(exc))
             return None
         self.reason_label.setText(f"Suggested {choice.threshold:.3f}: {choice.reason}. Not adopted yet.")
-        self._last_choice, self._last_cal = choice, None
+        self._last_choice, self._last_cal, self._last_cal_site = choice, None, None
         self.set_threshold(choice.threshold)
         return choice
 
     def _choose_on_site(self, method: str, **kw: Any) -> Any:
         from core.evaluation.choosers import chooser_text
-        from core.site.calibrate import calibrate_site, format_calibration
+        from core.site.calibrate import calibrate_site
 
         chooser = chooser_text(method, **kw)
+        return self._site_choice(lambda: (calibrate_site(self.state.bundle, self._site.site, self._site.scores,
+                                                         chooser, self.holdout.value()), None))
+
+    def choose_reader(self, chooser: str, readings: list[Any]) -> Any:
+        """reader-sens:NAME / reader-spec:NAME on the site cases that reader read (core's honest split)."""
+        from core.site.reader_study import choose_reader_matched
+
+        if self._site is None or self.state.bundle is None:
+            return None
+        if self._split != "site":
+            self.split_combo.setCurrentIndex(self.split_combo.findData("site"))
+        return self._site_choice(lambda: choose_reader_matched(self._site.site, self._site.scores, readings, chooser,
+                                                               self.holdout.value(), bundle=self.state.bundle))
+
+    def _site_choice(self, run: Any) -> Any:
+        """Show a site calibration (core.site.calibrate) made by ``run() -> (cal, set it was made on or None)``."""
+        from core.site.calibrate import format_calibration
+
         try:
-            cal = calibrate_site(self.state.bundle, self._site.site, self._site.scores, chooser, self.holdout.value())
+            cal, chosen_on = run()
         except Exception as exc:
             self.reason_label.setText(user_message(exc))
             return None
         self.reason_label.setText(format_calibration(cal) + "\nNot adopted yet.")
-        self._last_choice, self._last_cal = cal.choice, cal
+        self._last_choice, self._last_cal, self._last_cal_site = cal.choice, cal, chosen_on
         self.set_threshold(cal.threshold)
         return cal
 
@@ -345,7 +352,7 @@ class ThresholdExplorer(QWidget):
     def _on_site_scored(self, scored: Any) -> None:
         self._site = scored
         self.readers.set_site(scored)
-        self._last_choice = self._last_cal = None
+        self._last_choice = self._last_cal = self._last_cal_site = None
         name = Path(scored.site.root).name
         self._split_labels["site"] = f"Site: {name} ({len(scored.site)} cases)"
         self.set_scores("site", scored.y_true, scored.scores)
@@ -374,7 +381,7 @@ class ThresholdExplorer(QWidget):
         try:
             profile = adoption_profile(bundle, threshold, reason, user, site=self._site.site if on_site else None,
                                        site_scores=self._site.scores if on_site else None,
-                                       choice=self._last_choice, cal=self._last_cal)
+                                       choice=self._last_choice, cal=self._last_cal, cal_site=self._last_cal_site)
             put_in_force(profile, bundle)
         except Exception as exc:
             QMessageBox.warning(self, "Adopt threshold", f"The threshold was not adopted: {user_message(exc)}")

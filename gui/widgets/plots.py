@@ -56,6 +56,24 @@ class CurvePlot(FigureCanvas):
         self.ax_pr.set_title(pr_title, fontsize=10)
         self.draw_idle()
 
+    def show_scores(self, y_true: Sequence[int], y_score: Sequence[float]) -> str | None:
+        """Draw the ROC and PR curves of these scores (core computes them); the reason when it cannot."""
+        from core.evaluation.curves import average_precision, pr_curve, roc_auc, roc_curve
+        from gui.workers.runner import user_message
+
+        try:
+            fpr, tpr, _ = roc_curve(y_true, y_score)
+            precision, recall, _ = pr_curve(y_true, y_score)
+            auc = roc_auc(y_true, y_score)
+            ap = average_precision(y_true, y_score)
+        except Exception as exc:
+            self.clear_curves()
+            return user_message(exc)
+        self.set_curves(fpr, tpr, precision, recall,
+                        roc_title=f"ROC, AUC {auc[0]:.3f} ({auc[1]:.3f}-{auc[2]:.3f}), n={len(y_true)}",
+                        pr_title=f"Precision-recall, AP {ap:.3f}")
+        return None
+
     def clear_curves(self) -> None:
         self.set_curves([], [], [], [])
         self.roc_marker.set_data([], [])
