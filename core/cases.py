@@ -57,6 +57,7 @@ class Case:
     # each is also in the application log (core.applog).
     warnings: list[str] = field(default_factory=list)
     sha256: str = ""
+    model_name: str = ""  # the bundle's name, where the scorer sets it (the node's results name it)
     t_score: float = 0.0  # seconds for the score (and heat map when asked)
     t_total: float = 0.0  # seconds for everything the model did for this case
 

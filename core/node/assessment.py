@@ -15,11 +15,15 @@ study:
   373067005 No), the reader's pneumonia label (SNOMED CT 233604007 Pneumonia = Present / Absent),
   the AI's call it was given, and the note as a comment;
 - the AI result SR (and the source) in the evidence sequences (Current Requested Procedure
-  Evidence), and the AI SR's UID in the group's Tracking Identifier text.
+  Evidence); the group's Tracking Identifier text is "Reader assessment of Pneumonia finding 1".
+
+:func:`send_assessments` sends them to the node's result destinations (``pneumoscope-cli feedback
+send``, and the Worklist after each Agree/Disagree when the node sends results).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydicom.sr.coding import Code
@@ -132,11 +136,12 @@ def build_assessment_sr(record: dict[str, Any], ai_sr: Any, source_ref: Any) -> 
 
 
 def _person_name(user: str) -> str:
-    """A DICOM person name from a login or display name ("jdoe" -> "jdoe", "Jane Doe" -> "Doe^Jane")."""
+    """A DICOM person name from a login or display name ("jdoe" -> "jdoe^", "Jane Doe" -> "Doe^Jane");
+    a one-part name keeps a trailing caret, which says it is one component on purpose."""
     parts = [p for p in user.replace("^", " ").split() if p]
     if len(parts) >= 2:
         return f"{parts[-1]}^{' '.join(parts[:-1])}"[:64]
-    return (parts[0] if parts else "unknown")[:64]
+    return (parts[0] if parts else "unknown")[:63] + "^"
 
 
 def assessment_from_inbox(record: dict[str, Any], inbox: Any) -> Any:
@@ -152,4 +157,91 @@ def assessment_from_inbox(record: dict[str, Any], inbox: Any) -> Any:
     source = inbox.path_for(uid)
     if not ai_path.exists() or not source.exists():
         raise ValueError(f"no AI result SR for image {uid} in the node's inbox (was it scored and sent here?)")
-    return build_assessment_sr(record, pydicom.dcmread(ai_path), read_source(source))
+    import warnings
+
+    with warnings.catch_warnings():
+        # Anonymised sources often hold a one-part PatientName; highdicom copies it as it is.
+        warnings.filterwarnings("ignore", message=".*intended person name", category=UserWarning)
+        return build_assessment_sr(record, pydicom.dcmread(ai_path), read_source(source))
+
+
+ASSESSMENTS_SENT = "assessments.jsonl"  # in the node's inbox: one line per Assessment SR sent
+
+
+def assessment_key(record: dict[str, Any]) -> str:
+    """One feedback record (image, reader, time): the same record is sent once."""
+    return "|".join(str(record.get(k) or "") for k in ("sop_instance_uid", "user", "time"))
+
+
+def sent_assessments(inbox: Any) -> set[str]:
+    import json
+
+    path = Path(inbox.folder) / ASSESSMENTS_SENT
+    if not path.exists():
+        return set()
+    keys = set()
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            keys.add(str(json.loads(line)["key"]))
+        except (ValueError, KeyError, TypeError):
+            continue  # a torn last line
+    return keys
+
+
+def send_assessments(records: list[dict[str, Any]], settings: Any, again: bool = False) -> list[dict[str, Any]]:
+    """Build and send the Assessment SR of each feedback record on an image the node scored.
+
+    Sent to the node's result destinations (``settings.destination`` by C-STORE and/or
+    ``settings.web_destination`` by STOW-RS), saved beside the AI result in the inbox, and noted in
+    the inbox's ``assessments.jsonl`` so a record is sent once (``again`` sends it anyway). Returns
+    one outcome per record: ``{"uid", "status": sent|already sent|skipped|failed, "why", "sop"}``;
+    a failure is reported, never raised, so one bad record does not stop the others.
+    """
+    import json
+
+    from core.errors import PneumoscopeError
+    from core.node.inbox import Inbox
+    from core.paths import append_line, atomic_open
+
+    dest = settings.destination_parsed()
+    web = settings.web_destination.strip()
+    if dest is None and not web:
+        raise ValueError("the node has no result destination (set --send-to or --send-to-web) to send "
+                         "assessments to")
+    inbox = Inbox(settings.inbox_path())
+    done = set() if again else sent_assessments(inbox)
+    out: list[dict[str, Any]] = []
+    for rec in records:
+        uid = str(rec.get("sop_instance_uid") or "")
+        entry: dict[str, Any] = {"uid": uid, "user": rec.get("user"), "verdict": rec.get("verdict")}
+        if not uid:
+            out.append({**entry, "status": "skipped", "why": "not an image the node received (no SOP UID)"})
+            continue
+        if assessment_key(rec) in done:
+            out.append({**entry, "status": "already sent"})
+            continue
+        try:
+            sr = assessment_from_inbox(rec, inbox)
+            folder = inbox.results_dir(uid)
+            name = f"assessment-{str(sr.SOPInstanceUID)[-12:]}.dcm"
+            with atomic_open(folder / name, "wb") as fh:
+                sr.save_as(fh, enforce_file_format=True)
+            if dest is not None:
+                from core.node.send import send_datasets
+
+                send_datasets([sr], dest, settings.ae_title)
+            if web:
+                from core.node.web import stow
+
+                stow([sr], web)
+        except ValueError as exc:  # not scored and sent here: nothing to reference
+            out.append({**entry, "status": "skipped", "why": str(exc)})
+            continue
+        except (PneumoscopeError, OSError) as exc:
+            out.append({**entry, "status": "failed", "why": str(exc)})
+            continue
+        line = json.dumps({"key": assessment_key(rec), "uid": uid, "sop": str(sr.SOPInstanceUID),
+                           "time": rec.get("time")}) + "\n"
+        append_line(Path(inbox.folder) / ASSESSMENTS_SENT, line.encode())
+        out.append({**entry, "status": "sent", "sop": str(sr.SOPInstanceUID)})
+    return out

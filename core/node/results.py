@@ -1,9 +1,12 @@
 """Results that go back to the PACS: a Secondary Capture and a Comprehensive SR (highdicom).
 
 Both join the source instance's study (same Study Instance UID, patient and study attributes
-copied by highdicom) in new series. Their UIDs are derived from the source SOP Instance UID and
-the model hash, so sending the results of the same case twice (after a restart) replaces them in
-the PACS instead of adding copies.
+copied by highdicom) in new series. Their UIDs are derived from the source SOP Instance UID, the
+model hash and, for the objects that state a call (SR, SC), the operating point (threshold and its
+source): sending the same results twice (after a restart) sends the same UIDs, which the PACS keeps
+once, while a rescore at another threshold makes new objects beside the old ones, each saying which
+threshold it used. (A PACS keeps the first copy of a UID by default, Orthanc included: reusing the
+UID for a changed call would leave the old call in place.)
 
 - **Secondary Capture** (RGB): the image as displayed, the Grad-CAM heat map blended over it,
   and a band above the image with the score, the threshold and its source, the call (or why there
@@ -39,6 +42,12 @@ def _uid(*parts: str) -> str:
     return str(generate_uid(entropy_srcs=[str(p) for p in parts]))
 
 
+def operating_point(case: Any) -> str:
+    """The threshold and its source, as a UID part: objects that state a call change with them."""
+    t = getattr(case, "threshold", None)
+    return f"{'none' if t is None else f'{float(t):.6f}'}|{getattr(case, 'threshold_source', '') or ''}"
+
+
 def series_uid(ref: Any, model_sha256: str, kind: str, run: str = "") -> str:
     """One series per result kind per model run and study: derived from the model SHA-256, the
     Study Instance UID, the kind (sc, pm, sr) and the run label, so every image of a study
@@ -57,14 +66,19 @@ def call_text(case: Any) -> str:
 
 
 def ood_text(case: Any) -> str:
-    """What the out-of-distribution gate computed: "within" only when it ran and passed."""
+    """What the out-of-distribution gate computed (a distance against a cut-off), nothing more."""
+    from core.node.tid1500 import ood_state
+
     distance = getattr(case, "ood_distance", None)
-    dist = f" (distance {float(distance):.1f})" if distance is not None else ""
-    if getattr(case, "ood_flag", False):
-        return f"OUT OF DISTRIBUTION{dist}: unlike the training images"
-    if distance is None:
-        return "not run (no out-of-distribution gate in the model bundle, or it could not run)"
-    return f"within the training distribution{dist}"
+    dist = f" (distance / cut-off {float(distance):.2f})" if distance is not None else ""
+    state = ood_state(case)
+    if state == "flagged":
+        return f"FLAGGED{dist}: unlike the training images"
+    if state == "failed":
+        return "not run: the out-of-distribution gate failed on this image"
+    if state == "not run":
+        return "not run: no out-of-distribution gate in the model bundle"
+    return f"ran, not flagged{dist}"
 
 
 def _fmt(value: Any) -> str:
@@ -185,7 +199,7 @@ def build_secondary_capture(
         coordinate_system="PATIENT",
         series_instance_uid=series_uid(ref, model_sha256, "sc", run),
         series_number=SC_SERIES_NUMBER,
-        sop_instance_uid=_uid(ref.SOPInstanceUID, model_sha256, "sc", run),
+        sop_instance_uid=_uid(ref.SOPInstanceUID, model_sha256, "sc", run, operating_point(case)),
         instance_number=_instance_number(ref),
         manufacturer=MANUFACTURER,
         # highdicom wants an orientation for the PATIENT coordinate system; the source's is
@@ -268,7 +282,7 @@ def build_sr(
         content=root,
         series_instance_uid=series_uid(ref, model_sha256, "sr-legacy", run),
         series_number=SR_SERIES_NUMBER,
-        sop_instance_uid=_uid(ref.SOPInstanceUID, model_sha256, "sr", run),
+        sop_instance_uid=_uid(ref.SOPInstanceUID, model_sha256, "sr", run, operating_point(case)),
         instance_number=_instance_number(ref),
         manufacturer=MANUFACTURER,
         is_complete=True,

@@ -3,13 +3,15 @@
 What a PACS, a viewer (OHIF) or a validator expects of an AI result:
 
 - **Observer device** (TID 1004): the algorithm. Device Observer UID derived from the model
-  SHA-256, name "Pneumoscope", manufacturer "Pneumoscope", model name with the software version,
-  serial number = the model's SHA-256 (64 hex characters, the LO limit).
-- **Procedure reported**: SNOMED CT 399208008 "Plain chest X-ray".
+  SHA-256, name "Pneumoscope", manufacturer "Pneumoscope", model name = the bundle's name (when the
+  case carries it) with the software version, serial number = the model's SHA-256 (64 hex
+  characters, the LO limit).
+- **Procedure reported**: SNOMED CT 363679005 "Imaging procedure" (CID 100 has no chest X-ray code).
 - **Image library** (TID 1600): the source image.
-- **One measurement group** per image: TID 1410 (planar ROI) with a POLYLINE rectangle around
-  where the Grad-CAM map is at least half its maximum when there is a heat map (viewers such as
-  OHIF show a finding only with a spatial coordinate), else TID 1501 (the whole image); with a
+- **One measurement group** per image: for a Present call with a heat map, TID 1410 (planar ROI)
+  with a POLYLINE rectangle around where the Grad-CAM map is at least half its maximum (viewers
+  such as OHIF show a finding only with a spatial coordinate); otherwise TID 1501 (the whole
+  image: no region is drawn for an Absent or Not applicable result); with a
   tracking identifier (UID + human-readable id), the source image, finding site lung, and
     - qualitative evaluation SNOMED CT 233604007 "Pneumonia" = 52101004 "Present" / 272519000
       "Absent" at the threshold, or 385432009 "Not applicable" when the out-of-distribution gate or
@@ -18,9 +20,10 @@ What a PACS, a viewer (OHIF) or a validator expects of an AI result:
       algorithm (TID 4019: name, version, parameters = threshold and its source) - left out
       when there is no call, so no number can be taken for a result;
     - the threshold as a measurement, DCM 122411 "Threshold Value";
-    - what the out-of-distribution gate said, only what was computed: ran and passed, ran and
-      flagged the image, or not run (no gate in the model bundle, or it could not run); and the
-      chest-view check when it fired. These two use local codes (scheme 99PNEUMO).
+    - what the out-of-distribution gate said, only what was computed: ran and did not flag the
+      image, ran and flagged it, not run (no gate in the model bundle), or failed on this image
+      (its distance / cut-off is among the algorithm parameters when it ran); and the chest-view
+      check when it fired. These two use local codes (scheme 99PNEUMO).
 
 The free-form Comprehensive SR of :mod:`core.node.results` stays available (``sr_style="legacy"``).
 """
@@ -47,18 +50,24 @@ QUALITATIVE = Code("C0034375", "UMLS", "Qualitative Evaluations")
 RESEARCH_ONLY = "RESEARCH USE ONLY - NOT FOR DIAGNOSTIC USE"
 LUNG = Code("39607008", "SCT", "Lung")
 OOD_GATE = Code("PNQ01", SCHEME, "Out-of-distribution gate")
-OOD_PASSED = Code("PNV01", SCHEME, "Ran: within the training distribution")
-OOD_FLAGGED = Code("PNV02", SCHEME, "Ran: out of the training distribution")
-OOD_NOT_RUN = Code("PNV03", SCHEME, "Not run: no gate in the model bundle, or it could not run")
+# What the gate computes is a distance to the training images' features against a cut-off: it can
+# say "not flagged", never that an image is "within the training distribution".
+OOD_PASSED = Code("PNV01", SCHEME, "Ran: not flagged (distance within the cut-off)")
+OOD_FLAGGED = Code("PNV02", SCHEME, "Ran: flagged (distance beyond the cut-off)")
+OOD_NOT_RUN = Code("PNV03", SCHEME, "Not run: no gate in the model bundle")
+OOD_FAILED = Code("PNV05", SCHEME, "Not run: the gate failed on this image")
 VIEW_CHECK = Code("PNQ02", SCHEME, "Chest-view check")
 VIEW_WARNING = Code("PNV04", SCHEME, "Not a frontal chest X-ray like the training images")
 
 
 def ood_state(case: Any) -> str:
-    """``passed``, ``flagged`` or ``not run``: what the gate computed, nothing more."""
+    """``passed``, ``flagged``, ``failed`` or ``not run``: what the gate computed, nothing more."""
     if getattr(case, "ood_flag", False):
         return "flagged"
-    return "not run" if getattr(case, "ood_distance", None) is None else "passed"
+    if getattr(case, "ood_distance", None) is not None:
+        return "passed"
+    failed = any(str(w).startswith("Out-of-distribution check failed") for w in getattr(case, "warnings", None) or [])
+    return "failed" if failed else "not run"
 
 
 def pneumonia_value(case: Any) -> Code:
@@ -71,9 +80,13 @@ def _algorithm(case: Any, model_sha256: str) -> Any:
     import highdicom as hd
 
     source = str(getattr(case, "threshold_source", "") or "bundle")
-    params = [f"model sha256 {model_sha256 or 'unknown'}", f"threshold source {source}"[:64]]
+    # Parameters are TEXT (UT): the whole threshold source is kept (its end says, for instance,
+    # why a site profile was ignored).
+    params = [f"model sha256 {model_sha256 or 'unknown'}", f"threshold source {source}"]
     if case.threshold is not None:
         params.insert(0, f"threshold {float(case.threshold):.4f}")
+    if getattr(case, "ood_distance", None) is not None:
+        params.append(f"out-of-distribution distance / cut-off {float(case.ood_distance):.3f}")
     return hd.sr.AlgorithmIdentification(name="Pneumoscope", version=__version__, parameters=params)
 
 
@@ -92,7 +105,10 @@ def measurement_group(case: Any, ref: Any, model_sha256: str, uid: Any, number: 
     )
     common = dict(tracking_identifier=tracking, finding_type=PNEUMONIA, algorithm_id=algorithm,
                   finding_sites=[hd.sr.FindingSite(LUNG)], measurements=measurements)
-    box = hot_region(getattr(case, "heatmap", None), int(ref.Rows), int(ref.Columns))
+    # A region says "the pneumonia is here": only for a Present call. Absent and Not applicable
+    # results are about the whole image (TID 1501); their heat map stays in the Parametric Map.
+    present = pneumonia_value(case) == PRESENT
+    box = hot_region(getattr(case, "heatmap", None), int(ref.Rows), int(ref.Columns)) if present else None
     if box is not None:  # TID 1410: the finding on the image (viewers such as OHIF draw it)
         region = hd.sr.ImageRegion(
             graphic_type=hd.sr.GraphicTypeValues.POLYLINE, graphic_data=box,
@@ -133,7 +149,8 @@ def qualitative_evaluations(case: Any) -> Any:
     items = [
         hd.sr.CodeContentItem(PNEUMONIA, pneumonia_value(case), relationship_type=rel),
         hd.sr.CodeContentItem(
-            OOD_GATE, {"passed": OOD_PASSED, "flagged": OOD_FLAGGED, "not run": OOD_NOT_RUN}[state], relationship_type=rel
+            OOD_GATE, {"passed": OOD_PASSED, "flagged": OOD_FLAGGED, "not run": OOD_NOT_RUN,
+                       "failed": OOD_FAILED}[state], relationship_type=rel
         ),
     ]
     if getattr(case, "chest_warning", None):
@@ -144,14 +161,17 @@ def qualitative_evaluations(case: Any) -> Any:
     return container
 
 
-def observer_device(model_sha256: str, uid: Any) -> Any:
+def observer_device(model_sha256: str, uid: Any, model_name: str = "") -> Any:
+    """The algorithm as observer: the app and its version, the model bundle by name (when known)
+    and by SHA-256 (serial number)."""
     import highdicom as hd
 
+    name = f"{model_name} (Pneumoscope {__version__})" if model_name else f"Pneumoscope pneumonia classifier {__version__}"
     device = hd.sr.DeviceObserverIdentifyingAttributes(
         uid=uid(model_sha256 or "unknown", "device"),
         name="Pneumoscope",
         manufacturer_name="Pneumoscope",
-        model_name=f"Pneumoscope pneumonia classifier {__version__}"[:64],
+        model_name=name[:64],
         serial_number=(model_sha256 or "unknown")[:64],
     )
     return hd.sr.ObserverContext(observer_type=Code("121007", "DCM", "Device"), observer_identifying_attributes=device)
@@ -207,9 +227,12 @@ def build_tid1500_sr(
     """A Comprehensive 3D SR holding the TID 1500 report for one image."""
     import highdicom as hd
 
+    from core.node.results import operating_point
+
     _lenient_image_library()
     report = hd.sr.MeasurementReport(
-        observation_context=hd.sr.ObservationContext(observer_device_context=observer_device(model_sha256, uid)),
+        observation_context=hd.sr.ObservationContext(
+            observer_device_context=observer_device(model_sha256, uid, str(getattr(case, "model_name", "") or ""))),
         procedure_reported=IMAGING_PROCEDURE,
         imaging_measurements=[measurement_group(case, ref, model_sha256, uid)],
         referenced_images=[ref],
@@ -221,7 +244,8 @@ def build_tid1500_sr(
         content=report,
         series_instance_uid=series_uid,
         series_number=series_number,
-        sop_instance_uid=uid(ref.SOPInstanceUID, model_sha256, "sr-tid1500"),
+        # The call changes with the operating point: a new threshold is a new SR (same tracking UID).
+        sop_instance_uid=uid(ref.SOPInstanceUID, model_sha256, "sr-tid1500", operating_point(case)),
         instance_number=max(1, int(ref.get("InstanceNumber") or 1)),
         manufacturer="Pneumoscope",
         is_complete=True,

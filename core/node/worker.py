@@ -44,7 +44,9 @@ class BundleScorer:
     def __call__(self, path: Path) -> Any:
         from core.cases import score_case
 
-        return score_case(self.bundle, path, want_heatmap=self.want_heatmap, audit=True)
+        case = score_case(self.bundle, path, want_heatmap=self.want_heatmap, audit=True)
+        case.model_name = str(getattr(self.bundle, "name", "") or "")  # the SR's observer device names it
+        return case
 
 
 def default_threads() -> int:

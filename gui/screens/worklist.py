@@ -34,6 +34,7 @@ from core.node.probe import listener_answers
 from core.node.worklist import Worklist, WorklistRow
 from gui.dialogs.node_settings import NodeSettingsDialog
 from gui.widgets.feedback_bar import FeedbackBar
+from gui.workers.runner import Worker, WorkerRunner, user_message
 
 COLUMNS = ("Received", "Patient key", "Score", "Label", "Threshold", "OOD", "Reviewed", "Status")
 _LIGHTS = {"on": "#2e9d48", "other": "#d29a00", "off": "#8a8f98", "error": "#c0392b"}
@@ -92,6 +93,7 @@ class WorklistWidget(QWidget):
             self.settings = load_settings()
         except NodeError as exc:
             self.settings, self.error = NodeSettings(), str(exc)
+        self.sender_runner = WorkerRunner(1, self)  # Assessment SRs go back to the PACS off the GUI thread
         self._build()
         self._open_worklist()
         self.timer = QTimer(self)
@@ -135,6 +137,7 @@ class WorklistWidget(QWidget):
         layout.addWidget(self.table, 1)
         self.feedback = FeedbackBar(self.state, self)  # Agree (A) / Disagree (D) on the selected row
         self.table.currentCellChanged.connect(lambda r, *_: self.feedback.set_case(feedback_case(self, r)))
+        self.feedback.recorded.connect(self.send_assessment)
         layout.addWidget(self.feedback)
         note = QLabel("Double-click a row to open it in Review. Patient keys are hashed on this computer; "
                       "no patient ID is stored in the worklist. Research use only.")
@@ -299,8 +302,30 @@ class WorklistWidget(QWidget):
         self.openRequested.emit(str(path))
         self.refresh()
 
+    def send_assessment(self, record: dict) -> Worker | None:
+        """Send the reader's Agree/Disagree back to the PACS as an Assessment SR referencing the AI
+        result (core.node.assessment), when the node sends results; on a worker, never blocking."""
+        if not self.settings.sends_results() or not record.get("sop_instance_uid"):
+            return None
+        from core.node.assessment import send_assessments
+
+        worker = Worker(send_assessments, [record], self.settings)
+        worker.signals.finished.connect(self._assessment_sent)
+        worker.signals.failed.connect(lambda exc: self.feedback.done_label.setText(
+            f"Recorded; not sent to the PACS: {user_message(exc)}"))
+        self.sender_runner.start(worker)
+        return worker
+
+    def _assessment_sent(self, outcomes: list) -> None:
+        o = outcomes[0] if outcomes else {"status": "skipped", "why": "nothing to send"}
+        text = {"sent": "Recorded and sent to the PACS as an Assessment SR",
+                "already sent": "Recorded (already sent to the PACS)"}.get(o["status"])
+        self.feedback.done_label.setText(text or f"Recorded; not sent to the PACS: {o.get('why', o['status'])}")
+
     def shutdown(self) -> None:
         self.timer.stop()
+        self.sender_runner.cancel_all()
+        self.sender_runner.wait(30000)
         self.stop_listener()
         if self._probe is not None:
             self._probe.join(2.0)

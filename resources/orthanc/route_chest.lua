@@ -11,8 +11,15 @@
 --      description or protocol name mentions CHEST, THORAX or LUNG.
 -- Pneumoscope's own results (Manufacturer "Pneumoscope") are never sent back to it.
 -- All forwarded instances of a study go in one C-STORE job (one association).
+--
+-- Each instance is forwarded once. The node's results join the same study, which makes the study
+-- stable again a little later; without this memory every result would send the study's X-rays to
+-- the node once more (and, with "OverwriteInstances": true, round and round for ever). The memory
+-- lasts while Orthanc runs: after a restart, a study that gets new instances forwards its chest
+-- X-rays once more, and the node scores them again (it answers a resent instance, by design).
 
 PNEUMOSCOPE_MODALITY = PNEUMOSCOPE_MODALITY or 'pneumoscope'
+PNEUMOSCOPE_FORWARDED = PNEUMOSCOPE_FORWARDED or {}  -- Orthanc instance ID -> true, once forwarded
 
 local function mentionsChest(value)
   if value == nil then return false end
@@ -38,13 +45,19 @@ function OnStableStudy(studyId, tags, metadata)
   local instances = ParseJson(RestApiGet('/studies/' .. studyId .. '/instances'))
   local chosen = {}
   for _, instance in pairs(instances) do
-    local t = ParseJson(RestApiGet('/instances/' .. instance['ID'] .. '/simplified-tags'))
-    if IsPneumoscopeChest(t) then
-      table.insert(chosen, instance['ID'])
+    local id = instance['ID']
+    if not PNEUMOSCOPE_FORWARDED[id] then
+      local t = ParseJson(RestApiGet('/instances/' .. id .. '/simplified-tags'))
+      if IsPneumoscopeChest(t) then
+        table.insert(chosen, id)
+      end
     end
   end
   if #chosen > 0 then
     print('Pneumoscope: forwarding ' .. #chosen .. ' of ' .. #instances .. ' instance(s) of study ' .. studyId)
     RestApiPost('/modalities/' .. PNEUMOSCOPE_MODALITY .. '/store', DumpJson(chosen, true))
+    for _, id in pairs(chosen) do
+      PNEUMOSCOPE_FORWARDED[id] = true
+    end
   end
 end

@@ -94,5 +94,21 @@ def test_feedback_from_the_node_inbox_reaches_orthanc(tmp_path: Path, dicom_dir:
         send_datasets([sr], Destination.parse(dest), "PNEUMOSCOPE")
         held = {i["MainDicomTags"]["SOPInstanceUID"] for i in orthanc.instances()}
         assert str(sr.SOPInstanceUID) in held and len(held) == 3  # PM, AI SR, assessment
+        # The way a reader's feedback goes back in use: `pneumoscope-cli feedback send`, once per record.
+        from core.cli import main
+        from core.trust.feedback import record_feedback
+
+        log = tmp_path / "feedback.jsonl"
+        later = {**_record(ref, verdict="agree", true_label="PNEUMONIA"), "time": "2026-12-04T08:00:00Z"}
+        record_feedback(later, log)
+        record_feedback({**later, "sop_instance_uid": None, "file": "/elsewhere/x.png"}, log)  # not a node image
+        args = ["feedback", "send", "--log", str(log), "--inbox", str(tmp_path / "inbox"), "--send-to", dest]
+        assert main(args) == 0
+        held = {i["MainDicomTags"]["SOPInstanceUID"] for i in orthanc.instances()}
+        assert len(held) == 4  # the second reader's assessment joined the study
+        assert main(args) == 0  # sent once: the second run sends nothing
+        assert len(orthanc.instances()) == 4
+        kept = list((tmp_path / "inbox" / "results").rglob("assessment-*.dcm"))
+        assert len(kept) == 1 and pydicom.dcmread(kept[0]).Modality == "SR"
     with pytest.raises(ValueError, match="no AI result SR"):
         assessment_from_inbox({**_record(ref), "sop_instance_uid": "1.2.3"}, node.inbox)

@@ -51,6 +51,11 @@ def _variants(case: Any) -> dict[str, Any]:
                                        no_call_reason="out-of-distribution gate"),
         "no gate": dataclasses.replace(base, ood_distance=None, label="NORMAL", threshold=0.9),
         "view": dataclasses.replace(base, chest_warning="lateral view", label=None, no_call_reason="chest-view check"),
+        "gate failed": dataclasses.replace(base, ood_distance=None, label="PNEUMONIA",
+                                           warnings=["Out-of-distribution check failed: ValueError: boom"],
+                                           threshold_source="site threshold 0.300, set 2026-12-03 by dr_lee on 83 "
+                                                            "cases (sens:0.95); site profile ignored: made for "
+                                                            "another model", model_name="kermany-cnn v3"),
     }
 
 
@@ -111,10 +116,11 @@ def test_results_are_a_parametric_map_and_a_tid1500_sr(built: dict[str, Any]) ->
 def test_the_sr_states_only_what_was_computed(built: dict[str, Any]) -> None:
     by = built["by"]
     expect = {
-        "passed": ("Present", "Ran: within the training distribution"),
-        "flagged": ("Not applicable", "Ran: out of the training distribution"),
-        "no gate": ("Absent", "Not run: no gate in the model bundle, or it could not run"),
-        "view": ("Not applicable", "Ran: within the training distribution"),
+        "passed": ("Present", "Ran: not flagged (distance within the cut-off)"),
+        "flagged": ("Not applicable", "Ran: flagged (distance beyond the cut-off)"),
+        "no gate": ("Absent", "Not run: no gate in the model bundle"),
+        "view": ("Not applicable", "Ran: not flagged (distance within the cut-off)"),
+        "gate failed": ("Present", "Not run: the gate failed on this image"),
     }
     for name, (call, gate) in expect.items():
         objs, _paths, _case = by[(0, name)]
@@ -124,8 +130,33 @@ def test_the_sr_states_only_what_was_computed(built: dict[str, Any]) -> None:
         assert (_code(items, "Chest-view check") is not None) == (name == "view")
         text = " ".join(str(it.get("TextValue", "")) + str(_code([it], it.ConceptNameCodeSequence[0].CodeMeaning))
                         for it in items if it.ValueType in ("TEXT", "CODE"))
-        if name != "passed" and name != "view":
-            assert "within the training distribution" not in text, name
+        assert "within the training distribution" not in text, name  # the gate can only say "not flagged"
+        # A region (TID 1410, drawn by viewers as "the finding is here") only for a Present call.
+        regions = [it for it in items if it.ValueType == "SCOORD"]
+        assert bool(regions) == (call == "Present"), name
+    params = [str(it.TextValue) for it in _flat(by[(0, "gate failed")][0][-1]) if it.ValueType == "TEXT"]
+    assert any(p.endswith("site profile ignored: made for another model") for p in params), params
+    device = {it.ConceptNameCodeSequence[0].CodeMeaning: it for it in _flat(by[(0, "gate failed")][0][-1])}
+    assert device["Device Observer Model Name"].TextValue.startswith("kermany-cnn v3 (Pneumoscope")
+    passed = [str(it.TextValue) for it in _flat(by[(0, "passed")][0][-1]) if it.ValueType == "TEXT"]
+    assert any(p.startswith("out-of-distribution distance / cut-off 0.400") for p in passed), passed
+
+
+def test_a_new_threshold_makes_a_new_sr_beside_the_old(dicom_dir: Path) -> None:
+    """A PACS keeps the first object of a UID: a rescore at another threshold must not reuse it."""
+    src = chest_files(dicom_dir)[0]
+    case = scorer_with_map(src)
+    one = build_results(src, case, SHA, heat_map="both")
+    again = build_results(src, case, SHA, heat_map="both")
+    other = build_results(src, dataclasses.replace(case, threshold=0.9, label="NORMAL"), SHA, heat_map="both")
+    assert [o.SOPInstanceUID for o in one] == [o.SOPInstanceUID for o in again]  # a resend: same UIDs
+    sc, pm, sr = one
+    sc2, pm2, sr2 = other
+    assert pm.SOPInstanceUID == pm2.SOPInstanceUID  # the map does not depend on the threshold
+    assert sc.SOPInstanceUID != sc2.SOPInstanceUID and sr.SOPInstanceUID != sr2.SOPInstanceUID
+    track = [[it.UID for it in _flat(x) if it.ConceptNameCodeSequence[0].CodeMeaning == "Tracking Unique Identifier"]
+             for x in (sr, sr2)]
+    assert track[0] == track[1]  # the same finding, tracked across the two reports
 
 
 def test_legacy_sr_never_claims_the_gate_passed_without_one(dicom_dir: Path) -> None:

@@ -118,3 +118,38 @@ def test_lua_routing_forwards_only_chest_cr_dx_of_a_stable_study(tmp_path: Path,
         node.stop()
     received = {r.uid for r in node.inbox.worklist.rows()}
     assert received == wanted
+
+
+def test_lua_routing_forwards_each_instance_once_when_results_come_back(tmp_path: Path, dicom_dir: Path) -> None:
+    """The node's results join the study and make it stable again: the X-rays are not forwarded again
+    (with OverwriteInstances this used to loop for ever)."""
+    import json
+
+    from core.node.worklist import JOURNAL_NAME
+
+    port = free_port()
+    files, wanted = _study(tmp_path, dicom_dir)
+    orthanc = Orthanc(tmp_path / "orthanc", modalities={"pneumoscope": ["PNEUMOSCOPE", "127.0.0.1", port]})
+    orthanc.config["LuaScripts"] = [str(REPO / "resources" / "orthanc" / "route_chest.lua")]
+    orthanc.config["StableAge"] = 1
+    orthanc.config["OverwriteInstances"] = True
+    with orthanc:
+        settings = NodeSettings(port=port, inbox=str(tmp_path / "inbox"),
+                                destination=f"127.0.0.1:{orthanc.dicom_port}:{orthanc.aet}")
+        node = Node(settings, scorer_with_map)
+        node.start()
+        try:
+            sent = storescu(files, orthanc.dicom_port, aec=orthanc.aet)
+            assert len(sent["acked"]) == len(files), sent["output"][-2000:]
+            end = time.monotonic() + 60
+            while time.monotonic() < end and sum(r.sent == "sent" for r in node.inbox.worklist.rows()) < len(wanted):
+                time.sleep(0.5)
+            time.sleep(6)  # several StableAge periods after the results arrived in the study
+            assert node.wait_idle(60)
+        finally:
+            node.stop()
+        held = orthanc.instances()
+    journal = [json.loads(line) for line in (tmp_path / "inbox" / JOURNAL_NAME).read_text().splitlines() if line]
+    received = [r["uid"] for r in journal if r.get("event") == "received"]
+    assert sorted(received) == sorted(wanted)  # each chest X-ray once, nothing else
+    assert len(held) == len(files) + 2 * len(wanted)  # the sources and one PM + one SR each

@@ -4,6 +4,7 @@ results opens, the Parametric Map and the SR are loaded, and screenshots are sav
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -46,7 +47,8 @@ def test_ohif_shows_the_finding_and_the_heat_map(tmp_path: Path, dicom_dir: Path
     SHOTS.mkdir(parents=True, exist_ok=True)
     with web_orthanc(tmp_path / "orthanc") as orthanc:
         assert len(storescu([src], orthanc.dicom_port, aec=orthanc.aet)["acked"]) == 1
-        case = scorer_with_map(src)
+        # A Present call: only then does the SR hold a region (TID 1410) for OHIF to draw.
+        case = dataclasses.replace(scorer_with_map(src), threshold=0.3, label="PNEUMONIA")
         send_results(src, case, "ab" * 32, tmp_path / "res", heat_map="both",
                      web_url=f"http://127.0.0.1:{orthanc.http_port}/dicom-web")
         with ViewerServer(viewer, orthanc.http_port) as server:
@@ -65,6 +67,21 @@ def test_ohif_shows_the_finding_and_the_heat_map(tmp_path: Path, dicom_dir: Path
     shown = result["SR"]
     score = float(re.findall(r"Probability: ([0-9.]+)", shown)[0])
     assert score == pytest.approx(case.score, abs=0.006), shown
-    assert "Threshold Value: 0.50" in shown, shown
+    assert "Threshold Value: 0.30" in shown, shown
     for name in ("ohif_sr.png", "ohif_pmap.png"):
         assert (SHOTS / name).stat().st_size > 10_000
+    # The heat map overlay is on screen: the grey X-ray turns colourful in the viewport once the
+    # Parametric Map is loaded (the test map runs from 0 at the top to 1 at the bottom).
+    before, after = colourful_share(SHOTS / "ohif_study.png"), colourful_share(SHOTS / "ohif_pmap.png")
+    assert after > before + 0.2, (before, after)
+
+
+def colourful_share(path: Path) -> float:
+    """Share of the viewport's pixels (the middle of the window) that are clearly coloured, not grey."""
+    import numpy as np
+    from PIL import Image
+
+    a = np.asarray(Image.open(path).convert("RGB")).astype(np.int16)
+    h, w, _ = a.shape
+    mid = a[h // 5: 4 * h // 5, w // 3: 5 * w // 6]
+    return float(((mid.max(axis=2) - mid.min(axis=2)) > 60).mean())

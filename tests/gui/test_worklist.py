@@ -170,3 +170,46 @@ def test_settings_dialog_keeps_and_edits_how_results_are_sent(qtbot, node_settin
     assert (edited.heat_map, edited.sr_style, edited.send_secondary_capture, edited.web_destination) == \
         ("both", "tid1500", False, "")
     dialog.grab().save(str(tmp_path.parent / "node_settings.png"))
+
+
+def test_worklist_feedback_goes_back_to_the_pacs_as_an_assessment_sr(qtbot, tmp_path, loaded_window, dicom_dir):
+    from core.trust.feedback import read_feedback
+    from tests.core.node_support import Orthanc
+
+    with Orthanc(tmp_path / "orthanc") as orthanc:
+        settings = NodeSettings(enabled=False, port=free_port(), inbox=str(tmp_path / "inbox"),
+                                destination=f"127.0.0.1:{orthanc.dicom_port}:{orthanc.aet}")
+        save_settings(settings)
+        worklist = type(loaded_window.worklist)(loaded_window.state)  # reads the settings just saved
+        qtbot.addWidget(worklist)
+        try:
+            assert worklist.start_listener()
+            src = sorted((dicom_dir / "chest").glob("rsna_*.dcm"))[0]
+            assert len(storescu([src], settings.port)["acked"]) == 1
+            qtbot.waitUntil(lambda: any(r.sent == "sent" for r in worklist.rows()), timeout=60000)
+            before = len(orthanc.instances())
+            worklist.table.setCurrentCell(0, 0)
+            assert worklist.feedback.agree_btn.isEnabled()
+            rec = worklist.feedback.record("disagree")
+            assert rec["model_sha256"] == worklist.rows()[0].model_sha256  # the model that scored the row
+            qtbot.waitUntil(lambda: "sent to the PACS" in worklist.feedback.done_label.text(), timeout=30000)
+            assert "Recorded and sent" in worklist.feedback.done_label.text()
+            held = orthanc.instances()
+            assert len(held) == before + 1
+            assert read_feedback()[-1]["sop_instance_uid"] == worklist.rows()[0].uid
+        finally:
+            worklist.shutdown()
+
+
+def test_feedback_bar_warns_as_soon_as_it_opens(qtbot, loaded_window):
+    from core.trust.feedback import make_record, record_feedback
+    from gui.widgets.feedback_bar import FeedbackBar
+
+    sha = str(loaded_window.state.bundle.sha256)
+    for i in range(20):  # every case disagreed: far past what any operating point explains
+        record_feedback(make_record(file=f"/x/{i}.dcm", verdict="disagree", call="NORMAL", score=0.1, threshold=0.5,
+                                    model_sha256=sha, sop_instance_uid=f"1.2.{i}"))
+    bar = FeedbackBar(loaded_window.state)
+    qtbot.addWidget(bar)
+    bar.show()
+    assert not bar.watch_banner.isHidden() and "STOP" in bar.watch_banner.text()
