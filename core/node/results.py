@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from core import __version__
+from core.node.tid1500 import ood_state, operating_point
 
 MANUFACTURER = "Pneumoscope"
 SC_SERIES_NUMBER = 9901
@@ -40,12 +41,6 @@ def _uid(*parts: str) -> str:
     from pydicom.uid import generate_uid
 
     return str(generate_uid(entropy_srcs=[str(p) for p in parts]))
-
-
-def operating_point(case: Any) -> str:
-    """The threshold and its source, as a UID part: objects that state a call change with them."""
-    t = getattr(case, "threshold", None)
-    return f"{'none' if t is None else f'{float(t):.6f}'}|{getattr(case, 'threshold_source', '') or ''}"
 
 
 def series_uid(ref: Any, model_sha256: str, kind: str, run: str = "") -> str:
@@ -67,8 +62,6 @@ def call_text(case: Any) -> str:
 
 def ood_text(case: Any) -> str:
     """What the out-of-distribution gate computed (a distance against a cut-off), nothing more."""
-    from core.node.tid1500 import ood_state
-
     distance = getattr(case, "ood_distance", None)
     dist = f" (distance / cut-off {float(distance):.2f})" if distance is not None else ""
     state = ood_state(case)

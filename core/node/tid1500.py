@@ -70,6 +70,12 @@ def ood_state(case: Any) -> str:
     return "failed" if failed else "not run"
 
 
+def operating_point(case: Any) -> str:
+    """The threshold and its source, as a UID part: objects that state a call change with them."""
+    t = getattr(case, "threshold", None)
+    return f"{'none' if t is None else f'{float(t):.6f}'}|{getattr(case, 'threshold_source', '') or ''}"
+
+
 def pneumonia_value(case: Any) -> Code:
     if getattr(case, "no_call_reason", None) or not getattr(case, "label", None):
         return NOT_APPLICABLE
@@ -226,8 +232,6 @@ def build_tid1500_sr(
 ) -> Any:
     """A Comprehensive 3D SR holding the TID 1500 report for one image."""
     import highdicom as hd
-
-    from core.node.results import operating_point
 
     _lenient_image_library()
     report = hd.sr.MeasurementReport(

@@ -9,6 +9,7 @@ normal) ... 5 (definitely pneumonia); ``seconds`` the reading time; ``phase`` ``
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 import os
@@ -207,10 +208,8 @@ def stored_readings() -> list[dict[str, Any]]:
                                      "aided": sum(r.phase == "aided" for r in rows)}
             meta = f.with_suffix(".json")
             if meta.exists():
-                try:
+                with contextlib.suppress(OSError, ValueError):  # a damaged side file only loses the set's name
                     entry["set"] = json.loads(meta.read_text(encoding="utf-8")).get("set")
-                except (OSError, ValueError):
-                    pass
             entries.append(entry)
     return entries
 

@@ -226,6 +226,9 @@ class ThresholdExplorer(QWidget):
         else:
             self.note.hide()
         site = self._split == "site"
+        if self._last_choice is not None and (self._last_cal is not None) != site:  # made on the other data
+            self._last_choice = self._last_cal = self._last_cal_site = None
+            self.reason_label.setText("")
         self.chooser_box.set_site(site)
         self.readers.set_shown(site)
         self.adopt_btn.setEnabled(self._split != "test")
@@ -316,10 +319,8 @@ class ThresholdExplorer(QWidget):
         """reader-sens:NAME / reader-spec:NAME on the site cases that reader read (core's honest split)."""
         from core.site.reader_study import choose_reader_matched
 
-        if self._site is None or self.state.bundle is None:
+        if self._site is None or self.state.bundle is None or self._split != "site":  # the panel shows on site only
             return None
-        if self._split != "site":
-            self.split_combo.setCurrentIndex(self.split_combo.findData("site"))
         return self._site_choice(lambda: choose_reader_matched(self._site.site, self._site.scores, readings, chooser,
                                                                self.holdout.value(), bundle=self.state.bundle))
 

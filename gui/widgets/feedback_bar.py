@@ -50,7 +50,7 @@ class FeedbackBar(QWidget):
             state.bundleChanged.connect(lambda _b: self.refresh_watch())
         self.refresh_watch()  # a log already past the stop rule warns as soon as the screen opens
 
-    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt
+    def showEvent(self, event: Any) -> None:
         # Feedback given on another screen (Review vs Worklist) counts here too.
         self.refresh_watch()
         super().showEvent(event)
