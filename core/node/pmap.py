@@ -5,6 +5,11 @@ to the source's Rows x Columns when the model produced it smaller), one frame, r
 source image, with a real world value mapping (identity, unit "no units", quantity "Grad-CAM
 relevance", LUT label GRADCAM). A viewer that knows Parametric Maps (OHIF's pmap extension) can
 show it as an overlay on the source; everything else can read the numbers.
+
+Why full resolution, when Grad-CAM's grid is far coarser (4.2 MB for a 1024 x 1024 image): a map
+at 256 pixels a side with its spacing and first-pixel position scaled to cover the same area was
+tried, and OHIF 3.13 refuses it ("Parametric map have different geometry dimensions (Rows and
+Columns) respect to the source image ... not yet supported") and never shows the overlay.
 """
 
 from __future__ import annotations

@@ -155,14 +155,19 @@ def _small_set(root, with_broken: bool):
     return root
 
 
-def test_read_refuses_calls_on_unshown_images_and_asks_on_conflicts(qtbot, window, tmp_path):
-    site = _small_set(tmp_path / "s", with_broken=True)
+def _read_screen(window, site, reader: str, aided: bool):
+    """The window's Read screen on ``site`` for ``reader``, not started yet."""
     window.build_all_screens()
     read = window.read
     window.tabs.setCurrentWidget(read)
-    read.reader_edit.setText("dr_keys")
+    read.reader_edit.setText(reader)
     read.set_edit.setText(str(site))
-    read.aided.setChecked(True)
+    read.aided.setChecked(aided)
+    return read
+
+
+def test_read_refuses_calls_on_unshown_images_and_asks_on_conflicts(qtbot, window, tmp_path):
+    read = _read_screen(window, _small_set(tmp_path / "s", with_broken=True), "dr_keys", aided=True)
     assert not read.start()  # no model loaded: no aid to show
     assert "load a model first" in read.banner.text()
     read.aided.setChecked(False)
@@ -194,13 +199,7 @@ def test_read_refuses_calls_on_unshown_images_and_asks_on_conflicts(qtbot, windo
 def test_read_aided_phase_answers_wait_for_the_model(qtbot, loaded_window, tmp_path):
     import json
 
-    site = _small_set(tmp_path / "s", with_broken=False)
-    loaded_window.build_all_screens()
-    read = loaded_window.read
-    loaded_window.tabs.setCurrentWidget(read)
-    read.reader_edit.setText("dr_aided")
-    read.set_edit.setText(str(site))
-    read.aided.setChecked(True)
+    read = _read_screen(loaded_window, _small_set(tmp_path / "s", with_broken=False), "dr_aided", aided=True)
     assert read.start()
     loaded_window.activateWindow()
     for _ in range(2):
