@@ -180,9 +180,11 @@ def run_once(args: argparse.Namespace, runtime: str) -> dict:
             stats = orthanc_get(o_http, "/statistics")
             in_orthanc = int(stats["CountInstances"])
             rates["forwarded"] = c["sent"] / t_sent
+            per = 3 if args.heat_map == "both" else 2
+            kinds = {"pm": "PM + SR", "sc": "SC + SR", "both": "SC + PM + SR"}[args.heat_map]
             print(f"forwarded: {t_sent:.1f} s = {c['sent'] / t_sent:.2f} instances/s; Orthanc holds {in_orthanc} "
-                  f"result objects (expected {2 * acked}: SC + SR each)")
-            lost += max(0, 2 * acked - in_orthanc) // 2
+                  f"result objects (expected {per * acked}: {kinds} each)")
+            lost += max(0, per * acked - in_orthanc) // per
         lost += acked - c["on_disk"] + (c["on_disk"] - c["scored"]) + c.get("send_failed", 0)
         if c.get("send_failed"):
             print(f"results not sent: {c['send_failed']} (see the worklist's send_failed records)")

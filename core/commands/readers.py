@@ -69,7 +69,6 @@ def _text(report: dict[str, Any]) -> str:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from core.evaluation.reader_plots import write_reader_pdf
     from core.learning.bundle import open_bundle
     from core.site.reader_study import _clean, choose_reader_matched, reader_report
     from core.site.readings import read_readings_files
@@ -104,8 +103,7 @@ def run_report(args: argparse.Namespace) -> int:
     if scored.site.unreadable:
         data["notes"].append(f"{len(scored.site.unreadable)} image(s) of the set could not be read and are left out.")
     if args.report:
-        idx = report.case_index
-        write_reader_pdf(args.report, scored.site.labels[idx], scored.scores[idx], data)
+        report.pdf(args.report, scored.site.labels, scored.scores, {k: data[k] for k in ("choice", "notes") if k in data})
     if args.json:
         print(json.dumps(data, indent=2))
     else:

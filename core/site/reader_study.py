@@ -56,6 +56,16 @@ class ReaderReport:
         return comparison_rows(np.asarray(labels)[idx], np.asarray(scores)[idx], threshold, self.readers,
                                self.agreement_at(scores, threshold))
 
+    def pdf(self, path: Any, labels: Any, scores: Any, extra: dict[str, Any] | None = None) -> Any:
+        """The readers' PDF (ROC with their points, the figures, the table at the report's threshold);
+        ``labels``/``scores`` are the whole set's, ``extra`` more keys for the report (e.g. a choice)."""
+        from core.evaluation.reader_plots import write_reader_pdf
+
+        data = {**self.as_dict(), **(extra or {})}
+        data["table"] = [list(r) for r in self.rows_at(labels, scores, self.threshold)]
+        idx = self.case_index
+        return write_reader_pdf(path, np.asarray(labels)[idx], np.asarray(scores)[idx], data)
+
     def as_dict(self) -> dict[str, Any]:
         return _clean({"threshold": self.threshold, "threshold_source": self.threshold_text,
                        "readers": self.readers, "model": self.model, "pooled": self.pooled,

@@ -62,7 +62,10 @@ class ReaderPanel(QWidget):
         self.match_btn.setToolTip("Chosen on part of the site cases (by patient) from the reader's calls there, "
                                   "measured with the reader's own point on the held-out rest")
         self.match_btn.clicked.connect(self.suggest)
-        for w in (self.match_reader, self.match_kind, self.match_btn):
+        self.pdf_btn = QPushButton("Readers' PDF...")
+        self.pdf_btn.setToolTip("The ROC with the readers' points, their figures and the table at the threshold in force")
+        self.pdf_btn.clicked.connect(self._pdf_dialog)
+        for w in (self.match_reader, self.match_kind, self.match_btn, self.pdf_btn):
             match.addWidget(w)
         match.addStretch(1)
         self.match_row = QWidget()
@@ -160,6 +163,23 @@ class ReaderPanel(QWidget):
             return None
         chooser = f"{self.match_kind.currentData()}:{self.match_reader.currentText()}"
         return self._choose(chooser, self.readings)
+
+    def _pdf_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Readers' PDF", "readers.pdf", "PDF (*.pdf)")
+        if path:
+            self.export_pdf(path)
+
+    def export_pdf(self, path: str) -> Any:
+        """Core writes the PDF (the same as ``readers report --report``); None if there is nothing to write."""
+        if self.report is None or self.site is None:
+            return None
+        try:
+            out = self.report.pdf(path, self.site.y_true, self.site.scores)
+        except (PneumoscopeError, OSError) as exc:
+            self.status.setText(f"The PDF was not written: {exc}")
+            return None
+        self.status.setText(f"Readers' PDF written to {out}")
+        return out
 
     def _clear_points(self) -> None:
         for a in self._artists:

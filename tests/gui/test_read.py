@@ -112,6 +112,8 @@ def test_threshold_roc_shows_reader_points_and_table_follows_slider(qtbot, loade
     profile = explorer.adopt()
     assert profile is not None and profile.chooser == "reader-spec:sim_C" and profile.figures["reader"]["n"] > 0
     explorer.readers.load(str(path))
+    pdf = explorer.readers.export_pdf(str(tmp_path / "readers.pdf"))
+    assert pdf is not None and pdf.read_bytes()[:4] == b"%PDF" and "written" in explorer.readers.status.text()
     if SHOTS:
         loaded_window.tabs.setCurrentWidget(explorer)
         loaded_window.resize(1500, 950)
