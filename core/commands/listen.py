@@ -99,6 +99,8 @@ def _settings(args: argparse.Namespace) -> Any:
         settings.sr_style = args.sr
     if args.heat_map:
         settings.heat_map = args.heat_map
+    if args.results_run is not None:
+        settings.results_run = args.results_run
     settings.enabled = True
     return settings.validated()
 
@@ -179,6 +181,8 @@ def register(subparsers: Any) -> None:
                    help="SR kind: tid1500 = TID 1500 Measurement Report (default), legacy = free-form Comprehensive SR")
     p.add_argument("--heat-map", choices=("pm", "sc", "both"),
                    help="heat map object: pm = Parametric Map (default), sc = burned-in Secondary Capture, both")
+    p.add_argument("--results-run", metavar="LABEL",
+                   help="run label of the result series (a new label puts this run's results in new series)")
     p.add_argument("--no-sc", action="store_true", help="do not send a heat map object (Parametric Map or SC)")
     p.add_argument("--no-sr", action="store_true", help="do not send the structured report")
     p.add_argument("--bundle", default="default", help="model bundle folder ('default' = the active model)")

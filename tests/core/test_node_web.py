@@ -153,3 +153,55 @@ def test_lua_routing_forwards_each_instance_once_when_results_come_back(tmp_path
     received = [r["uid"] for r in journal if r.get("event") == "received"]
     assert sorted(received) == sorted(wanted)  # each chest X-ray once, nothing else
     assert len(held) == len(files) + 2 * len(wanted)  # the sources and one PM + one SR each
+
+
+def test_cli_listen_send_to_web_with_a_run_label(tmp_path: Path, dicom_dir: Path) -> None:
+    """`pneumoscope-cli listen --send-to-web URL --results-run LABEL` with the shipped model: the
+    results reach Orthanc's DICOMweb plugin, in the series of that run."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    from core.node.results import series_uid
+    from core.node.worklist import Worklist
+
+    files = chest_files(dicom_dir)[:2]
+    inbox, port = tmp_path / "inbox", free_port()
+    with web_orthanc(tmp_path / "orthanc") as orthanc:
+        cli = subprocess.Popen(
+            [sys.executable, "-m", "core.cli", "listen", "--port", str(port), "--inbox", str(inbox), "--interval", "1",
+             "--send-to-web", f"http://127.0.0.1:{orthanc.http_port}/dicom-web", "--results-run", "ward3-dec"],
+            cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True)
+        lines: list[str] = []
+        try:
+            assert cli.stdout is not None
+            for line in cli.stdout:
+                lines.append(line)
+                if "listening on" in line:
+                    break
+            assert len(storescu(files, port)["acked"]) == len(files), "".join(lines)
+            end = time.monotonic() + 120
+            while time.monotonic() < end and not (len(Worklist(inbox).rows()) == len(files)
+                                                   and all(r.sent for r in Worklist(inbox).rows())):
+                time.sleep(0.5)
+            cli.send_signal(signal.SIGINT)
+            lines.append(cli.communicate(timeout=60)[0])
+        finally:
+            if cli.poll() is None:
+                cli.kill()
+        assert cli.returncode == 0, "".join(lines)[-3000:]
+        rows = Worklist(inbox).rows()
+        assert all(r.sent == "sent" for r in rows), [(r.uid, r.sent, r.error) for r in rows]
+        held = orthanc.instances()
+        uids = set()
+        for sid in {i["ParentSeries"] for i in held}:
+            with urllib.request.urlopen(f"http://127.0.0.1:{orthanc.http_port}/series/{sid}") as resp:
+                uids.add(json.load(resp)["MainDicomTags"]["SeriesInstanceUID"])
+    assert len(held) == 2 * len(files)  # a PM + SR for each source, by STOW-RS
+    ref = pydicom.dcmread(files[0], stop_before_pixels=True)
+    assert series_uid(ref, rows[0].model_sha256, "sr", "ward3-dec") in uids  # the run label chose the series
+    assert series_uid(ref, rows[0].model_sha256, "sr", "") not in uids

@@ -8,12 +8,13 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 OHIF_VERSION=3.13.2
-OHIF_SHA512=5997719a9986eeba8581  # first hex digits of sha512sum of app-$OHIF_VERSION.tgz
+# sha512sum of the package tarball (all 128 hex digits)
+OHIF_SHA512=5997719a9986eeba85816f5924b71b82bdd70ad2e2d4a0cd3e831a798e4f3deea3e06e1f8c48e393271933a0ba664d85f3b04ac457e9abe8dde715d907d13c10
 [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund
 if [ ! -f viewer/index.html ]; then
     tgz="ohif-app-$OHIF_VERSION.tgz"
     [ -f "$tgz" ] || npm pack "@ohif/app@$OHIF_VERSION" >/dev/null
-    sum=$(sha512sum "$tgz" | cut -c1-${#OHIF_SHA512})
+    sum=$(sha512sum "$tgz" | cut -d' ' -f1)
     if [ "$sum" != "$OHIF_SHA512" ]; then echo "unexpected checksum of $tgz: $sum" >&2; exit 1; fi
     rm -rf viewer.tmp && mkdir viewer.tmp
     tar xzf "$tgz" -C viewer.tmp package/dist
