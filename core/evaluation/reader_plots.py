@@ -122,8 +122,9 @@ def _reader_blocks(report: dict[str, Any]) -> list[tuple[str, Any]]:
     if pooled:
         blocks += [("h", f"Mean of {pooled['readers']} readers (bootstrap over readers and cases, "
                          f"{pooled['bootstrap']} replicates, seed {pooled['seed']})"),
-                   ("kv", [(k, _ci(pooled.get(k)) if k != "auc" else _ci_num(pooled.get(k)))
-                           for k in ("sensitivity", "specificity", "auc")])]
+                   ("kv", [(k.replace("_", " "), _ci(pooled.get(k)) if k in ("sensitivity", "specificity")
+                            else _ci_num(pooled.get(k)))
+                           for k in ("sensitivity", "specificity", "auc", "auc_minus_model")])]
     for note in report.get("notes") or []:
         blocks.append(("p", note))
     return blocks

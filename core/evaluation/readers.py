@@ -169,12 +169,7 @@ def _mean_point(y: np.ndarray, calls: np.ndarray, ratings: np.ndarray) -> tuple[
         sens.append(np.mean(c[pos] == 1) if pos.any() else np.nan)
         spec.append(np.mean(c[neg] == 0) if neg.any() else np.nan)
         ok = ~np.isnan(r)
-        if ok.any() and 0 < y[ok].sum() < ok.sum():
-            rp, rn = r[ok & (y == 1)], r[ok & (y == 0)]
-            gt = (rp[:, None] > rn[None, :]).mean() + 0.5 * (rp[:, None] == rn[None, :]).mean()
-            aucs.append(gt)
-        else:
-            aucs.append(np.nan)
+        aucs.append(_auc(y[ok], r[ok]) if ok.any() else np.nan)
     return (float(np.nanmean(sens)), float(np.nanmean(spec)),
             float(np.nanmean(aucs)) if not np.all(np.isnan(aucs)) else math.nan)
 
@@ -193,27 +188,43 @@ def agreement_at(calls: Any, model_scores: Any, threshold: float, model_no_call:
             "n": int(both.sum())}
 
 
-def pooled_readers(y: Any, calls: Any, ratings: Any, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+def _auc(y: np.ndarray, s: np.ndarray) -> float:
+    """Mann-Whitney AUC with ties counted 1/2 (nan with one class)."""
+    sp, sn = s[y == 1], s[y == 0]
+    if sp.size == 0 or sn.size == 0:
+        return math.nan
+    return float((sp[:, None] > sn[None, :]).mean() + 0.5 * (sp[:, None] == sn[None, :]).mean())
+
+
+def pooled_readers(y: Any, calls: Any, ratings: Any, n_boot: int = 1000, seed: int = 0,
+                   model_scores: Any | None = None) -> dict[str, Any]:
     """Mean reader sensitivity, specificity and AUC with a seeded bootstrap over readers and cases.
 
     ``calls`` and ``ratings`` are (readers x cases) on the same cases. Each replicate draws readers
-    with replacement and cases with replacement within each class; 2.5/97.5 percentiles.
+    with replacement and cases with replacement within each class; 2.5/97.5 percentiles. With
+    ``model_scores`` (the model on the same cases), also the mean readers' AUC minus the model's,
+    from the same replicates (the model's AUC on the same resampled cases), as ``auc_minus_model``.
     """
     yy = np.asarray(y, dtype=np.int8)
     cc = np.asarray(calls, dtype=np.int8)
     rr = np.asarray(ratings, dtype=np.float64)
     if cc.ndim != 2 or cc.shape[1] != yy.size or rr.shape != cc.shape:
         raise MetricsError("Pooled readers need calls and ratings of shape (readers, cases).")
-    point = _mean_point(yy, cc, rr)
+    ms = None if model_scores is None else np.asarray(model_scores, dtype=np.float64).reshape(-1)
+    if ms is not None and ms.size != yy.size:
+        raise MetricsError(f"{yy.size} cases but {ms.size} model scores.")
+    point = list(_mean_point(yy, cc, rr))
+    point.append(point[2] - _auc(yy, ms) if ms is not None else math.nan)
     rng = np.random.default_rng(seed)
     pos, neg = np.flatnonzero(yy == 1), np.flatnonzero(yy == 0)
-    reps = np.empty((n_boot, 3))
+    reps = np.empty((n_boot, 4))
     for b in range(n_boot):
         who = rng.integers(0, cc.shape[0], cc.shape[0])
         cases = np.concatenate((rng.choice(pos, pos.size), rng.choice(neg, neg.size)))
-        reps[b] = _mean_point(yy[cases], cc[who][:, cases], rr[who][:, cases])
+        mean = _mean_point(yy[cases], cc[who][:, cases], rr[who][:, cases])
+        reps[b] = (*mean, mean[2] - _auc(yy[cases], ms[cases]) if ms is not None else math.nan)
     out: dict[str, Any] = {"readers": int(cc.shape[0]), "cases": int(yy.size), "bootstrap": n_boot, "seed": seed}
-    for i, key in enumerate(("sensitivity", "specificity", "auc")):
+    for i, key in enumerate(("sensitivity", "specificity", "auc", "auc_minus_model")):
         col = reps[:, i][~np.isnan(reps[:, i])]
         if math.isnan(point[i]) or col.size == 0:
             out[key] = None

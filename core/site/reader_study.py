@@ -135,7 +135,8 @@ def reader_report(site: SiteSet, scores: Any, readings: list[Reading], threshold
                           reader_cases=cases, model_no_call=no_call_all)
     shared = np.all(m.calls != -2, axis=0)
     if len(m.readers) > 1 and shared.sum() >= 2 and 0 < m.labels[shared].sum() < shared.sum():
-        report.pooled = pooled_readers(m.labels[shared], m.calls[:, shared], m.ratings[:, shared], n_boot, seed)
+        report.pooled = pooled_readers(m.labels[shared], m.calls[:, shared], m.ratings[:, shared], n_boot, seed,
+                                       model_scores=s_all[m.case_index[shared]])
     elif len(m.readers) > 1:
         report.notes.append("The readers share too few cases for a pooled figure.")
     if any(r.phase == "aided" for r in readings):

@@ -96,6 +96,13 @@ def test_pooled_bootstrap_is_seeded_and_covers_the_mean() -> None:
     assert a["auc"][0] == pytest.approx(mean_auc)
     assert a["auc"][1] < mean_auc < a["auc"][2]
     assert a["sensitivity"][0] == pytest.approx(np.mean([np.mean(c[y == 1]) for c in calls]))
+    assert a["auc_minus_model"] is None  # no model given
+    model = y * 0.8 + rng.normal(0, 0.5, y.size)
+    c = pooled_readers(y, calls, ratings, n_boot=200, seed=7, model_scores=model)
+    diff = mean_auc - roc_auc_score(y, model)
+    assert c["auc_minus_model"][0] == pytest.approx(diff)
+    assert c["auc_minus_model"][1] < diff < c["auc_minus_model"][2]
+    assert c["auc"] == a["auc"]  # the same replicates
 
 
 def test_bad_ratings_and_reader_chooser_parse() -> None:
