@@ -60,7 +60,8 @@ def _text(report: dict[str, Any]) -> str:
     if p:
         lines.append(f"Mean of {p['readers']} readers (bootstrap over readers and cases): sensitivity "
                      f"{ci(p['sensitivity'])}, specificity {ci(p['specificity'])}, AUC {num(p['auc'])}"
-                     + (f"; readers' mean AUC - model {num(p['auc_minus_model'])}" if p.get("auc_minus_model") else ""))
+                     + ("; readers' mean AUC - model {:+.3f} [{:+.3f} to {:+.3f}]".format(*p["auc_minus_model"])
+                        if p.get("auc_minus_model") else ""))
     for name, a in (report.get("aided") or {}).items():
         if isinstance(a, dict) and "changed_calls" in a:
             lines.append(f"Aided phase, {name}: {a['changed_calls']} call(s) changed, {a['changed_to_correct']} "

@@ -122,12 +122,17 @@ def _reader_blocks(report: dict[str, Any]) -> list[tuple[str, Any]]:
     if pooled:
         blocks += [("h", f"Mean of {pooled['readers']} readers (bootstrap over readers and cases, "
                          f"{pooled['bootstrap']} replicates, seed {pooled['seed']})"),
-                   ("kv", [(k.replace("_", " "), _ci(pooled.get(k)) if k in ("sensitivity", "specificity")
-                            else _ci_num(pooled.get(k)))
-                           for k in ("sensitivity", "specificity", "auc", "auc_minus_model")])]
+                   ("kv", [("sensitivity", _ci(pooled.get("sensitivity"))),
+                           ("specificity", _ci(pooled.get("specificity"))), ("AUC", _ci_num(pooled.get("auc"))),
+                           ("readers' mean AUC - model", _diff(pooled.get("auc_minus_model")))])]
     for note in report.get("notes") or []:
         blocks.append(("p", note))
     return blocks
+
+
+def _diff(v: Any) -> str:
+    t = _triple(v)
+    return "n/a" if t is None else f"{t[0]:+.3f} [{t[1]:+.3f} to {t[2]:+.3f}]"
 
 
 def _ci_num(v: Any) -> str:
