@@ -258,3 +258,23 @@ def copy_with_new_uids(sources: list[Path], out_dir: Path, n: int) -> list[Path]
         ds.save_as(out, enforce_file_format=True)
         paths.append(out)
     return paths
+
+
+def start_listen(args: list[str]) -> tuple[subprocess.Popen[str], list[str]]:
+    """``pneumoscope-cli listen ARGS`` in a child process, once it says it is listening; returns the
+    process (stdout piped, text) and the lines it printed so far."""
+    import sys
+
+    cli = subprocess.Popen([sys.executable, "-m", "core.cli", "listen", *args], cwd=REPO,
+                           env=dict(os.environ, PYTHONPATH=str(REPO)), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    assert cli.stdout is not None
+    for line in cli.stdout:
+        lines.append(line)
+        if "listening on" in line:
+            break
+    if "listening on" not in "".join(lines):
+        cli.kill()
+        raise AssertionError("".join(lines)[-3000:])
+    return cli, lines

@@ -3,11 +3,9 @@ they are found there over REST and C-FIND (DCMTK findscu) and validate (dciodvfy
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from core.node.config import NodeSettings
 from core.node.results import RESEARCH_ONLY
 from core.node.service import Node
 from core.node.worklist import Worklist
-from tests.core.node_support import REPO, Orthanc, chest_files, free_port, need_tool, storescu
+from tests.core.node_support import REPO, Orthanc, chest_files, free_port, need_tool, start_listen, storescu
 
 
 def scorer_with_map(path: Path) -> Case:
@@ -159,20 +157,10 @@ def test_cli_listen_with_the_model_end_to_end(tmp_path: Path, dicom_dir: Path) -
     inbox = tmp_path / "inbox"
     port = free_port()
     with Orthanc(tmp_path / "orthanc") as orthanc:
-        env = dict(os.environ, PYTHONPATH=str(REPO))
-        cli = subprocess.Popen(
-            [sys.executable, "-m", "core.cli", "listen", "--port", str(port), "--aet", "PNEUMOSCOPE",
-             "--send-to", f"127.0.0.1:{orthanc.dicom_port}:{orthanc.aet}", "--inbox", str(inbox), "--interval", "1",
-             "--sr", "legacy", "--heat-map", "sc"],
-            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        lines: list[str] = []
+        cli, lines = start_listen(
+            ["--port", str(port), "--aet", "PNEUMOSCOPE", "--send-to", f"127.0.0.1:{orthanc.dicom_port}:{orthanc.aet}",
+             "--inbox", str(inbox), "--interval", "1", "--sr", "legacy", "--heat-map", "sc"])
         try:
-            assert cli.stdout is not None
-            for line in cli.stdout:
-                lines.append(line)
-                if "listening on" in line:
-                    break
-            assert "listening on" in "".join(lines), "".join(lines)
             sent = storescu(files, port)
             assert len(sent["acked"]) == len(files), sent["output"][-2000:]
             worklist = Worklist(inbox)

@@ -15,7 +15,7 @@ from core.node.errors import NodeSendError
 from core.node.send import send_results
 from core.node.service import Node
 from core.node.web import stow
-from tests.core.node_support import REPO, Orthanc, chest_files, free_port, storescu
+from tests.core.node_support import REPO, Orthanc, chest_files, free_port, start_listen, storescu
 from tests.core.test_node_orthanc import scorer_with_map
 
 DICOMWEB_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
@@ -159,10 +159,7 @@ def test_cli_listen_send_to_web_with_a_run_label(tmp_path: Path, dicom_dir: Path
     """`pneumoscope-cli listen --send-to-web URL --results-run LABEL` with the shipped model: the
     results reach Orthanc's DICOMweb plugin, in the series of that run."""
     import json
-    import os
     import signal
-    import subprocess
-    import sys
     import urllib.request
 
     from core.node.results import series_uid
@@ -171,18 +168,10 @@ def test_cli_listen_send_to_web_with_a_run_label(tmp_path: Path, dicom_dir: Path
     files = chest_files(dicom_dir)[:2]
     inbox, port = tmp_path / "inbox", free_port()
     with web_orthanc(tmp_path / "orthanc") as orthanc:
-        cli = subprocess.Popen(
-            [sys.executable, "-m", "core.cli", "listen", "--port", str(port), "--inbox", str(inbox), "--interval", "1",
-             "--send-to-web", f"http://127.0.0.1:{orthanc.http_port}/dicom-web", "--results-run", "ward3-dec"],
-            cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True)
-        lines: list[str] = []
+        cli, lines = start_listen(
+            ["--port", str(port), "--inbox", str(inbox), "--interval", "1",
+             "--send-to-web", f"http://127.0.0.1:{orthanc.http_port}/dicom-web", "--results-run", "ward3-dec"])
         try:
-            assert cli.stdout is not None
-            for line in cli.stdout:
-                lines.append(line)
-                if "listening on" in line:
-                    break
             assert len(storescu(files, port)["acked"]) == len(files), "".join(lines)
             end = time.monotonic() + 120
             while time.monotonic() < end and not (len(Worklist(inbox).rows()) == len(files)
