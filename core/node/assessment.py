@@ -135,6 +135,21 @@ def build_assessment_sr(record: dict[str, Any], ai_sr: Any, source_ref: Any) -> 
     return sr
 
 
+def _threshold_of(ai_sr: Any) -> float | None:
+    """The threshold an AI result SR states (DCM 122411 Threshold Value), or None."""
+    def walk(items: Any) -> float | None:
+        for it in items or []:
+            name = it.get("ConceptNameCodeSequence")
+            if name and name[0].CodeValue == "122411" and it.get("MeasuredValueSequence"):
+                return float(it.MeasuredValueSequence[0].NumericValue)
+            found = walk(it.get("ContentSequence"))
+            if found is not None:
+                return found
+        return None
+
+    return walk(ai_sr.get("ContentSequence"))
+
+
 def _person_name(user: str) -> str:
     """A DICOM person name from a login or display name ("jdoe" -> "jdoe^", "Jane Doe" -> "Doe^Jane");
     a one-part name keeps a trailing caret, which says it is one component on purpose."""
@@ -157,12 +172,17 @@ def assessment_from_inbox(record: dict[str, Any], inbox: Any) -> Any:
     source = inbox.path_for(uid)
     if not ai_path.exists() or not source.exists():
         raise ValueError(f"no AI result SR for image {uid} in the node's inbox (was it scored and sent here?)")
+    ai_sr = pydicom.dcmread(ai_path)
+    shown, now = record.get("threshold"), _threshold_of(ai_sr)
+    if shown is not None and now is not None and abs(float(shown) - now) > 5e-5:
+        raise ValueError(f"the AI result for image {uid} was made again at threshold {now:.4f} since this feedback "
+                         f"(given at {float(shown):.4f}): the assessment would reference a result it is not about")
     import warnings
 
     with warnings.catch_warnings():
         # Anonymised sources often hold a one-part PatientName; highdicom copies it as it is.
         warnings.filterwarnings("ignore", message=".*intended person name", category=UserWarning)
-        return build_assessment_sr(record, pydicom.dcmread(ai_path), read_source(source))
+        return build_assessment_sr(record, ai_sr, read_source(source))
 
 
 ASSESSMENTS_SENT = "assessments.jsonl"  # in the node's inbox: one line per Assessment SR sent
@@ -195,13 +215,16 @@ def send_assessments(records: list[dict[str, Any]], settings: Any, again: bool =
     ``settings.web_destination`` by STOW-RS), saved beside the AI result in the inbox, and noted in
     the inbox's ``assessments.jsonl`` so a record is sent once (``again`` sends it anyway). Returns
     one outcome per record: ``{"uid", "status": sent|already sent|skipped|failed, "why", "sop"}``;
-    a failure is reported, never raised, so one bad record does not stop the others.
+    a failure is reported, never raised, so one bad record does not stop the others. A record is
+    skipped when the node holds no AI result for its image, or when the result was made again at
+    another threshold since the feedback was given (the assessment would cite the wrong call).
     """
     import json
 
     from core.errors import PneumoscopeError
     from core.node.inbox import Inbox
-    from core.paths import append_line, atomic_open
+    from core.node.send import _save
+    from core.paths import append_line
 
     dest = settings.destination_parsed()
     web = settings.web_destination.strip()
@@ -222,10 +245,14 @@ def send_assessments(records: list[dict[str, Any]], settings: Any, again: bool =
             continue
         try:
             sr = assessment_from_inbox(rec, inbox)
-            folder = inbox.results_dir(uid)
-            name = f"assessment-{str(sr.SOPInstanceUID)[-12:]}.dcm"
-            with atomic_open(folder / name, "wb") as fh:
-                sr.save_as(fh, enforce_file_format=True)
+        except ValueError as exc:  # not scored and sent here, or re-made at another threshold since
+            out.append({**entry, "status": "skipped", "why": str(exc)})
+            continue
+        except Exception as exc:  # a damaged file in the inbox: this record fails, the others go on
+            out.append({**entry, "status": "failed", "why": f"cannot build the assessment: {exc}"})
+            continue
+        try:
+            _save(sr, inbox.results_dir(uid), f"assessment-{str(sr.SOPInstanceUID)[-12:]}.dcm")
             if dest is not None:
                 from core.node.send import send_datasets
 
@@ -234,9 +261,6 @@ def send_assessments(records: list[dict[str, Any]], settings: Any, again: bool =
                 from core.node.web import stow
 
                 stow([sr], web)
-        except ValueError as exc:  # not scored and sent here: nothing to reference
-            out.append({**entry, "status": "skipped", "why": str(exc)})
-            continue
         except (PneumoscopeError, OSError) as exc:
             out.append({**entry, "status": "failed", "why": str(exc)})
             continue

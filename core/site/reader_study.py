@@ -92,14 +92,13 @@ def unscored_readings(site: SiteSet, readings: list[Reading]) -> tuple[list[Read
     its readings are left out of the comparison (with a note) rather than failing the report as an
     unknown file. Files in neither list stay unknown and are refused by :func:`match_readings`.
     """
+    from core.site.sets import relative_name
+
     root = os.path.abspath(site.root)
-    base = root if os.path.isdir(root) else os.path.dirname(root)
-    gone: set[str] = set()
-    for path, _why in site.unreadable:
-        try:
-            gone.add(Path(os.path.abspath(path)).relative_to(base).as_posix())
-        except ValueError:
-            gone.add(Path(path).as_posix())
+    base = Path(root if os.path.isdir(root) else os.path.dirname(root))
+    # Only files that are not among the scored cases: a CSV's second row for a case that was
+    # scored (listed as unreadable, "listed twice") must not take that case's readings with it.
+    gone = {relative_name(Path(path), base) for path, _why in site.unreadable} - set(site.names)
     keep = [r for r in readings if r.file not in gone]
     dropped = len(readings) - len(keep)
     notes = []

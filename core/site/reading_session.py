@@ -43,21 +43,38 @@ class ReadingSession:
         base = Path(folder) if folder is not None else readings_dir() / "sessions"
         self.path = base / f"{safe_name(reader)}-{who}-{key}-seed{self.seed}.csv"
         self.order = shuffled_order(self.site.names, self.seed)
-        # A session saved before names were hashed into the file name resumes from its old file,
-        # which is left as it was (the first answer writes the new one).
-        legacy = base / f"{safe_name(reader)}-{hashlib.sha256(self.site.root.encode()).hexdigest()[:10]}-seed{self.seed}.csv"
-        source = self.path if self.path.exists() else legacy if legacy.exists() else None
-        stored: list[Reading] = read_readings(source) if source is not None else []
         known = set(self.site.names)
-        self.readings = [r for r in stored if r.file in known and r.reader == reader]
-        # Rows this session does not use (a case since removed from the set, another name) are kept
-        # as they are and written back with every save: nothing in the file is ever dropped.
-        self._kept = [r for r in stored if not (r.file in known and r.reader == reader)]
+        stored: list[Reading] = read_readings(self.path) if self.path.exists() else []
+        # A session saved before names were hashed into the file name moves to the new file: this
+        # reader's rows come over, any other reader's stay in the old file (it is removed when
+        # none remain), so no row is lost and none is listed twice.
+        legacy = base / f"{safe_name(reader)}-{hashlib.sha256(self.site.root.encode()).hexdigest()[:10]}-seed{self.seed}.csv"
+        if not stored and legacy.exists() and legacy != self.path:
+            old = read_readings(legacy)
+            stored = [r for r in old if r.reader == reader]
+            others = [r for r in old if r.reader != reader]
+            if stored:
+                write_readings(stored, self.path)
+                if others:
+                    write_readings(others, legacy)
+                else:
+                    legacy.unlink()
+        mine = [r for r in stored if r.reader == reader]
+        self.readings = [r for r in mine if r.file in known]
+        # Answers on cases since removed from the set move to a side file (``.removed``, same CSV
+        # columns): kept, but out of the session file, whose every row must match the set.
+        gone = [r for r in mine if r.file not in known]
+        if gone:
+            side = self.path.with_suffix(".removed")
+            before = read_readings(side) if side.exists() else []
+            write_readings(before + [r for r in gone if r not in before], side)
+            write_readings(self.readings, self.path)
         meta = self.path.with_suffix(".json")
         if not meta.exists():
             meta.parent.mkdir(parents=True, exist_ok=True)
             with atomic_open(meta, "w", encoding="utf-8") as fh:
-                json.dump({"set": self.site.root, "reader": reader, "seed": self.seed, "aided": self.aided}, fh)
+                json.dump({"set": os.path.realpath(self.site.root), "reader": reader, "seed": self.seed,
+                           "aided": self.aided}, fh)
 
     def note_aid(self, model_sha256: str, threshold: float, threshold_source: str = "") -> None:
         """Record in the session's side file which model and threshold the aided phase showed."""
@@ -124,7 +141,7 @@ class ReadingSession:
         reading = Reading(case.name, self.reader, call, None if rating is None else int(rating),
                           None if seconds is None else round(float(seconds), 1), phase)
         self.readings.append(reading)
-        write_readings(self._kept + self.readings, self.path)
+        write_readings(self.readings, self.path)
         return reading
 
     def export(self, out: str | os.PathLike[str]) -> Path:

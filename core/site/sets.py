@@ -28,6 +28,7 @@ import numpy as np
 from core.errors import PneumoscopeError
 from core.imaging import DICOM_SUFFIXES, is_candidate_file
 from core.learning.data import patient_group
+from core.learning.finish import relative_name  # a case is named as a training file is
 from core.trust.audit import identifier_hash
 from core.trust.integrity import file_list_sha256
 
@@ -138,13 +139,6 @@ def dicom_patient_key(path: str | os.PathLike[str]) -> str | None:
     return f"dicom:{identifier_hash(text)}" if text else None
 
 
-def _relative(path: Path, root: Path) -> str:
-    try:  # absolute, not resolved: a folder reached through symlinks keeps its own names
-        return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
-    except ValueError:
-        return path.name
-
-
 def _group_for(path: Path, csv_patient: str | None) -> tuple[str, str]:
     if csv_patient:
         return f"csv:{identifier_hash(csv_patient)}", "csv"
@@ -180,7 +174,7 @@ def _read_folder(root: Path) -> SiteSet:
         for f in sorted(folder.rglob("*")):
             if f.is_file() and is_candidate_file(f):
                 group, source = _group_for(f, None)
-                cases.append(SiteCase(str(f), _relative(f, root), label, group, source))
+                cases.append(SiteCase(str(f), relative_name(f, root), label, group, source))
     return SiteSet(str(root), "folder", cases, [], notes)
 
 
@@ -223,7 +217,7 @@ def _read_csv(path: Path) -> SiteSet:
         if not is_candidate_file(file):
             bad.append((str(file), f"{where}: not an image file Pneumoscope can read"))
             continue
-        name = _relative(file, base)
+        name = relative_name(file, base)
         if name in seen:
             bad.append((str(file), f"{where}: listed twice (the first entry is used)"))
             continue

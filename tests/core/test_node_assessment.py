@@ -112,3 +112,13 @@ def test_feedback_from_the_node_inbox_reaches_orthanc(tmp_path: Path, dicom_dir:
         assert len(kept) == 1 and pydicom.dcmread(kept[0]).Modality == "SR"
     with pytest.raises(ValueError, match="no AI result SR"):
         assessment_from_inbox({**_record(ref), "sop_instance_uid": "1.2.3"}, node.inbox)
+    # Feedback given at another threshold than the AI result now in the inbox: not sent against it.
+    with pytest.raises(ValueError, match="made again at threshold 0.5000"):
+        assessment_from_inbox({**_record(ref), "threshold": 0.9}, node.inbox)
+    # A damaged AI result in the inbox fails that record and says so; nothing is raised.
+    from core.node.assessment import send_assessments
+
+    (node.inbox.results_dir(str(ref.SOPInstanceUID)) / "sr.dcm").write_bytes(b"damaged")
+    settings = NodeSettings(port=free_port(), inbox=str(tmp_path / "inbox"), destination=f"127.0.0.1:{free_port()}:X")
+    out = send_assessments([{**_record(ref), "time": "2026-12-05T00:00:00Z"}], settings)
+    assert out[0]["status"] == "failed" and "cannot build" in out[0]["why"]

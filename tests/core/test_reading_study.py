@@ -113,12 +113,29 @@ def test_session_names_never_share_a_file_and_nothing_is_dropped(tmp_path, site_
     # The same set by another spelling of its path resumes the same session.
     rel = os.path.relpath(site_dir, Path.cwd())
     assert ReadingSession(rel, "Dr Lee", seed=3, folder=tmp_path).path == a.path
-    # A row for a case no longer in the set is kept in the file through later saves.
+    # An answer on a case since removed from the set moves to the side file, out of the session
+    # file (whose rows must all match the set), and is never lost.
     ghost = Reading("NORMAL/removed_since.jpeg", "Dr Lee", "NORMAL", 2, 1.0)
     write_readings([*again.readings, ghost], again.path)
     more = ReadingSession(site_dir, "Dr Lee", seed=3, folder=tmp_path)
     more.answer("PNEUMONIA", 5, 1.0)
-    assert ghost in read_readings(more.path) and len(more.readings) == 3
+    assert ghost not in read_readings(more.path) and len(more.readings) == 3
+    assert read_readings(more.path.with_suffix(".removed")) == [ghost]
+    # A session file of the old naming (both spellings in one file) moves over without loss.
+    import hashlib
+
+    from core.site.readings import safe_name
+
+    key = hashlib.sha256(str(site_dir).encode()).hexdigest()[:10]
+    legacy = tmp_path / "old" / f"{safe_name('Dr Old')}-{key}-seed1.csv"
+    site = read_site_set(site_dir)
+    write_readings([Reading(site.names[0], "Dr Old", "NORMAL", 1), Reading(site.names[0], "Dr_Old", "PNEUMONIA", 5)],
+                   legacy)
+    moved = ReadingSession(site_dir, "Dr Old", seed=1, folder=tmp_path / "old")
+    assert [r.reader for r in moved.readings] == ["Dr Old"] and moved.path.exists()
+    assert [r.reader for r in read_readings(legacy)] == ["Dr_Old"]  # the other spelling's row stays
+    other = ReadingSession(site_dir, "Dr_Old", seed=1, folder=tmp_path / "old")
+    assert [r.call for r in other.readings] == ["PNEUMONIA"] and not legacy.exists()
 
 
 _CHILD = """
@@ -310,3 +327,21 @@ def test_stop_rule_counts_cases_not_records_and_skips_no_call() -> None:
                             model_sha256=None))
     w = disagreement_watch(recs, expected=0.1, window=50)
     assert w["n"] == 10 and w["disagree"] == 1
+
+
+def test_a_csv_rows_listed_twice_keeps_its_readings(tmp_path, site_dir) -> None:
+    """A site CSV that lists a case twice (the second row refused as a duplicate) keeps the
+    readings of that case: only images the model could not read are left out."""
+    from core.site.reader_study import unscored_readings
+
+    site = read_site_set(site_dir)
+    first = site.cases[0]
+    csv_path = tmp_path / "site.csv"
+    lines = ["file,label"] + [f"{c.path},{'PNEUMONIA' if c.label else 'NORMAL'}" for c in site.cases]
+    lines.append(lines[1])  # listed twice
+    csv_path.write_text("\n".join(lines) + "\n")
+    again = read_site_set(csv_path)
+    assert again.unreadable and len(again) == len(site)
+    name = again.cases[0].name
+    keep, notes = unscored_readings(again, [Reading(name, "x", "NORMAL", 1)])
+    assert keep and not notes, (first.name, again.unreadable)
