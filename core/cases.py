@@ -36,6 +36,9 @@ CSV_COLUMNS = ("file", "score", "label", "threshold", "threshold_source", "ood_d
 _BATCH = 32
 
 
+# What a failed gate is called in a case's warnings ("<OOD_CHECK> failed: ..."); results read it.
+OOD_CHECK = "Out-of-distribution check"
+
 @dataclass
 class Case:
     """One image and everything the model and its checks say about it."""
@@ -218,7 +221,7 @@ def score_case(
         gated = gate_scores(bundle, features)
         ood = None if gated is None else float(gated[0])
     except Exception as exc:  # a failing gate must not hide the score, nor be hidden
-        case.warnings.append(log_failure("Out-of-distribution check", exc))
+        case.warnings.append(log_failure(OOD_CHECK, exc))
     if ood is not None:
         case.ood_distance, case.ood_flag = ood, bool(ood > 1.0)
     decide(case)
@@ -247,7 +250,7 @@ def _keras_gate_features(bundle: Any, pixels_list: list[np.ndarray], warnings: l
 
         return gate_features(bundle, pixels_list)
     except Exception as exc:
-        warnings.append(log_failure("Out-of-distribution check", exc))
+        warnings.append(log_failure(OOD_CHECK, exc))
         return None
 
 
@@ -309,7 +312,7 @@ def score_files(
                 try:
                     ood = gate_scores(bundle, features)
                 except Exception as exc:  # a failing gate must not hide the scores, nor be hidden
-                    gate_warnings.append(log_failure("Out-of-distribution check", exc))
+                    gate_warnings.append(log_failure(OOD_CHECK, exc))
             gate_warning = gate_warnings[0] if gate_warnings else None
             k = 0
             for path, item in zip(part, loaded, strict=True):

@@ -53,6 +53,9 @@ def run_calibrate(args: argparse.Namespace) -> int:
     from core.site.readings import read_readings_files
 
     readings = read_readings_files(args.readings) if args.readings else None
+    if readings is not None and parse_reader_chooser(args.choose) is None:
+        print(f"Note: --readings is used only by the reader-sens:NAME / reader-spec:NAME choosers; "
+              f"--choose {args.choose} does not read it.", file=sys.stderr)
     if parse_reader_chooser(args.choose) is not None and readings is None:
         from core.evaluation.intervals import MetricsError
 

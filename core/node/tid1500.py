@@ -66,7 +66,9 @@ def ood_state(case: Any) -> str:
         return "flagged"
     if getattr(case, "ood_distance", None) is not None:
         return "passed"
-    failed = any(str(w).startswith("Out-of-distribution check failed") for w in getattr(case, "warnings", None) or [])
+    from core.cases import OOD_CHECK
+
+    failed = any(str(w).startswith(f"{OOD_CHECK} failed") for w in getattr(case, "warnings", None) or [])
     return "failed" if failed else "not run"
 
 

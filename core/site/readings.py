@@ -186,6 +186,21 @@ def import_readings(path: str | os.PathLike[str], name: str | None = None) -> Pa
     return write_readings(readings, target)
 
 
+def keep_readings(paths: list[str | os.PathLike[str]]) -> list[str]:
+    """Keep a copy, in the user data folder, of each readings file that is not already there (so it
+    can be found again); one line per file: the name kept under, or why it was not kept."""
+    home = readings_dir().resolve()
+    out = []
+    for f in map(Path, paths):
+        if home in f.resolve().parents:
+            continue
+        try:
+            out.append(import_readings(f).name)
+        except ReadingsError as exc:
+            out.append(f"not kept: {exc}")
+    return out
+
+
 def stored_readings() -> list[dict[str, Any]]:
     """Every readings file kept in the user data folder: imports and reading-session files.
 

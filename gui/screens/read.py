@@ -53,8 +53,17 @@ class ReadWidget(QWidget):
         self._shown_at: float | None = None
         self._gen = 0
         self._answering = False  # True while the case on screen may be answered with a call
+        self._waiting_aid: Any = None  # the image shown in the aided phase while no model was loaded
         self._confirm: tuple[str, int] | None = None  # a call and rating that disagree, waiting for Enter
         self._build()
+        if hasattr(state, "bundleChanged"):
+            state.bundleChanged.connect(self._on_bundle)
+
+    def _on_bundle(self, bundle: Any) -> None:
+        """A model loaded while an aided case waits for it: score that case now."""
+        xray, self._waiting_aid = self._waiting_aid, None
+        if xray is not None and bundle is not None and self.session is not None and self.session.phase == "aided":
+            self._show_aid(xray)
 
     def _build(self) -> None:
         outer = QVBoxLayout(self)
@@ -147,6 +156,7 @@ class ReadWidget(QWidget):
                 ("P", lambda: self.set_call("PNEUMONIA"), "Read: call PNEUMONIA"),
                 ("X", self.cannot_read, "Read: cannot read this case"),
                 ("Return", self.confirm, "Read: keep a call and rating that disagree"),
+                ("Enter", self.confirm, "Read: keep a call and rating that disagree (keypad)"),
                 ("F", lambda: self.view.fit(), "Read: fit the image to the window"),
                 ("R", lambda: self.view.reset_view(), "Read: reset window/level and zoom"),
                 ("I", lambda: self.invert_btn.toggle(), "Read: invert grey levels")]
@@ -199,7 +209,7 @@ class ReadWidget(QWidget):
         self.cannot_btn.setEnabled(on if cannot is None else cannot)
 
     def _next(self) -> None:
-        self.call, self.rating, self._confirm = None, None, None
+        self.call, self.rating, self._confirm, self._waiting_aid = None, None, None, None
         for b in [*self.call_btns.values(), *self.rating_btns.values()]:
             b.setChecked(False)
         self.aid_label.setText("")
@@ -248,6 +258,7 @@ class ReadWidget(QWidget):
         before = self.session.previous_call(case)
         bundle = self.state.bundle
         if bundle is None:
+            self._waiting_aid = xray
             self.aid_label.setText(f"Your unaided call: {before}. The aided phase needs the model's output and no "
                                    "model is loaded: load one (the answer waits for it).")
             return
@@ -278,6 +289,7 @@ class ReadWidget(QWidget):
         if rgba is not None and case.applicable:
             self.view.set_overlay(rgba)
             self.view.set_overlay_visible(True)
+        self._shown_at = time.monotonic()  # the aided reading time starts with the aid on screen
         self._enable(True)
 
     # --- answering -------------------------------------------------------------------

@@ -7,6 +7,7 @@ The listener itself is core's :class:`core.node.service.Node`; its threads never
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import threading
 from pathlib import Path
@@ -309,7 +310,7 @@ class WorklistWidget(QWidget):
             return None
         from core.node.assessment import send_assessments
 
-        worker = Worker(send_assessments, [record], self.settings)
+        worker = Worker(send_assessments, [record], dataclasses.replace(self.settings))  # the settings as now
         worker.signals.finished.connect(self._assessment_sent)
         worker.signals.failed.connect(lambda exc: self.feedback.done_label.setText(
             f"Recorded; not sent to the PACS: {user_message(exc)}"))
@@ -317,10 +318,11 @@ class WorklistWidget(QWidget):
         return worker
 
     def _assessment_sent(self, outcomes: list) -> None:
-        o = outcomes[0] if outcomes else {"status": "skipped", "why": "nothing to send"}
+        o = outcomes[0] if outcomes else {"status": "skipped", "why": "nothing to send", "uid": ""}
         text = {"sent": "Recorded and sent to the PACS as an Assessment SR",
                 "already sent": "Recorded (already sent to the PACS)"}.get(o["status"])
-        self.feedback.done_label.setText(text or f"Recorded; not sent to the PACS: {o.get('why', o['status'])}")
+        text = text or f"Recorded; not sent to the PACS: {o.get('why', o['status'])}"
+        self.feedback.done_label.setText(f"{text} (image ...{str(o.get('uid', ''))[-8:]})")  # it may be an earlier row
 
     def shutdown(self) -> None:
         self.timer.stop()

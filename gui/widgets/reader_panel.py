@@ -5,7 +5,6 @@ Every figure comes from core (core.site.reader_study, core.evaluation.reader_plo
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtWidgets import (
@@ -63,7 +62,8 @@ class ReaderPanel(QWidget):
                                   "measured with the reader's own point on the held-out rest")
         self.match_btn.clicked.connect(self.suggest)
         self.pdf_btn = QPushButton("Readers' PDF...")
-        self.pdf_btn.setToolTip("The ROC with the readers' points, their figures and the table at the threshold in force")
+        self.pdf_btn.setToolTip("The ROC with the readers' points, their figures and the table at the threshold that "
+                                "was in force when the readings were loaded")
         self.pdf_btn.clicked.connect(self._pdf_dialog)
         for w in (self.match_reader, self.match_kind, self.match_btn, self.pdf_btn):
             match.addWidget(w)
@@ -104,7 +104,7 @@ class ReaderPanel(QWidget):
             self._clear_points()
             self.plot.draw_idle()
         self.table.setVisible(shown)
-        self.match_row.setVisible(shown)
+        self.match_row.setVisible(shown and self._choose is not None)
 
     def _dialog(self) -> None:
         from core.site.readings import readings_dir
@@ -117,7 +117,7 @@ class ReaderPanel(QWidget):
         """Read the readings of the site cases and draw them; files from outside the user data folder
         are kept there (``keep``) so they can be found again (Readers... opens in that folder)."""
         from core.site.reader_study import reader_report
-        from core.site.readings import ReadingsError, import_readings, read_readings_files, readings_dir
+        from core.site.readings import keep_readings, read_readings_files
 
         if self.site is None:
             self.status.setText("Add the site data the readers read first (Add site data...).")
@@ -133,15 +133,7 @@ class ReaderPanel(QWidget):
             self.status.setText(f"Readings not used: {exc}")
             return False
         self.report, self.readings = report, readings
-        kept = []
-        if keep:
-            home = Path(readings_dir()).resolve()
-            for f in files:
-                if home not in Path(f).resolve().parents:
-                    try:
-                        kept.append(import_readings(f).name)
-                    except ReadingsError as exc:
-                        kept.append(f"not kept: {exc}")
+        kept = keep_readings(files) if keep else []
         text = (f"{len(report.readers)} reader(s) on {report.model['n']} site cases; squares with 95% CI crosses on "
                 "the ROC" + (", the diamond is their mean" if report.pooled else "") + ".")
         if kept:

@@ -113,7 +113,7 @@ def test_feedback_from_the_node_inbox_reaches_orthanc(tmp_path: Path, dicom_dir:
     with pytest.raises(ValueError, match="no AI result SR"):
         assessment_from_inbox({**_record(ref), "sop_instance_uid": "1.2.3"}, node.inbox)
     # Feedback given at another threshold than the AI result now in the inbox: not sent against it.
-    with pytest.raises(ValueError, match="made again at threshold 0.5000"):
+    with pytest.raises(ValueError, match=r"made again at threshold 0\.5000"):
         assessment_from_inbox({**_record(ref), "threshold": 0.9}, node.inbox)
     # A damaged AI result in the inbox fails that record and says so; nothing is raised.
     from core.node.assessment import send_assessments

@@ -216,8 +216,12 @@ def test_read_aided_phase_answers_wait_for_the_model(qtbot, loaded_window, tmp_p
     meta = json.loads(read.session.path.with_suffix(".json").read_text())
     assert meta["aided_with"][0]["model_sha256"] == str(loaded_window.state.bundle.sha256)
     # With no model the aided answer waits: only "cannot read" is open.
+    bundle = loaded_window.state.bundle
     loaded_window.state.set_bundle(None)
     read._next()
     _wait_ready(qtbot, read)
     qtbot.wait(100)
     assert not read.call_btns["NORMAL"].isEnabled() and "no model is loaded" in read.aid_label.text()
+    loaded_window.state.set_bundle(bundle)  # the model comes back: the waiting case is scored
+    qtbot.waitUntil(lambda: read.call_btns["NORMAL"].isEnabled(), timeout=30000)
+    assert "Model:" in read.aid_label.text()
