@@ -92,7 +92,7 @@ def run_report(args: argparse.Namespace) -> int:
     report = reader_report(scored.site, scored.scores, readings, threshold, text, no_call, seed=args.seed)
     data = report.as_dict()
     # The model-vs-reader table at the threshold in force (the Threshold screen shows it at the slider's).
-    data["table"] = [list(r) for r in report.rows_at(scored.site.labels, scored.scores, threshold)]
+    data["table"] = report.table(scored.site.labels, scored.scores)
     if args.choose:
         cal, _ = choose_reader_matched(scored.site, scored.scores, readings, args.choose, args.holdout, args.seed,
                                        bundle=bundle)

@@ -56,13 +56,16 @@ class ReaderReport:
         return comparison_rows(np.asarray(labels)[idx], np.asarray(scores)[idx], threshold, self.readers,
                                self.agreement_at(scores, threshold))
 
+    def table(self, labels: Any, scores: Any) -> list[list[str]]:
+        """The model-vs-reader table at the report's threshold (the one in force), as lists."""
+        return [list(r) for r in self.rows_at(labels, scores, self.threshold)]
+
     def pdf(self, path: Any, labels: Any, scores: Any, extra: dict[str, Any] | None = None) -> Any:
         """The readers' PDF (ROC with their points, the figures, the table at the report's threshold);
         ``labels``/``scores`` are the whole set's, ``extra`` more keys for the report (e.g. a choice)."""
         from core.evaluation.reader_plots import write_reader_pdf
 
-        data = {**self.as_dict(), **(extra or {})}
-        data["table"] = [list(r) for r in self.rows_at(labels, scores, self.threshold)]
+        data = {**self.as_dict(), **(extra or {}), "table": self.table(labels, scores)}
         idx = self.case_index
         return write_reader_pdf(path, np.asarray(labels)[idx], np.asarray(scores)[idx], data)
 
